@@ -1,0 +1,120 @@
+"""File I/O with clear errors and atomic writes.
+
+Every output of the project (PNG maps, checkpoints, JSON/CSV reports) is written to a
+temporary file in the destination folder and renamed into place, so an interrupted run
+never leaves a truncated file behind and never damages an existing one.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator, Union
+
+import numpy as np
+from PIL import Image
+
+__all__ = [
+    "ImageReadError",
+    "atomic_path",
+    "load_rgb",
+    "load_label",
+    "save_png",
+    "save_json",
+    "save_text",
+    "torch_save",
+]
+
+PathLike = Union[str, os.PathLike]
+
+
+class ImageReadError(OSError):
+    """An image or label file that is missing, unreadable or truncated."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    On an exception (or Ctrl-C) the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _open_fully(path: PathLike) -> Image.Image:
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: file not found")
+    try:
+        img = Image.open(path)
+        img.load()  # decode now: a truncated file fails here, not deep inside a worker
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ImageReadError(f"{path}: unreadable or truncated image ({e})") from None
+    return img
+
+
+def load_rgb(path: PathLike) -> Image.Image:
+    """An image file as a fully decoded RGB PIL image."""
+    return _open_fully(path).convert("RGB")
+
+
+def load_label(path: PathLike) -> np.ndarray:
+    """A grayscale label/saliency map as float32 ``(H, W)`` in [0, 1].
+
+    8-bit maps (0..255) are divided by 255; 1-bit/palette maps with values {0, 1} are
+    taken as they are (so a DAVIS-style palette mask with index 1 is foreground).
+    """
+    img = _open_fully(path)
+    if img.mode in ("1",):
+        return np.asarray(img, dtype=np.float32)
+    if img.mode == "P":
+        arr = np.asarray(img)
+        return (arr > 0).astype(np.float32) if arr.max() <= 1 else np.asarray(img.convert("L"), np.float32) / 255.0
+    if img.mode in ("I;16", "I;16B", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        top = arr.max()
+        return arr / 65535.0 if top > 255 else arr / 255.0
+    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def save_png(array: np.ndarray, path: PathLike) -> None:
+    """Write a uint8 ``(H, W)`` or ``(H, W, 3)`` array as PNG, atomically."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise TypeError(f"save_png expects uint8, got {array.dtype}")
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")
+
+
+def save_json(obj, path: PathLike) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False)
+            f.write("\n")
+
+
+def save_text(text: str, path: PathLike) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
+            f.write(text)
+
+
+def torch_save(obj, path: PathLike) -> None:
+    """``torch.save`` to a temporary file, then rename: never a half-written checkpoint."""
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
