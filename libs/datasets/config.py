@@ -142,14 +142,28 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys (the published SegTrackv2 entry had one)."""
 
 
+def _enclosing_dataset(loader, node) -> str:
+    """``"dataset 'X': "`` when ``node`` sits inside top-level entry X, else ``""``."""
+    root = getattr(loader, "_root_node", None)
+    if root is None or node is root or not isinstance(root, yaml.MappingNode):
+        return ""
+    for key_node, value_node in root.value:
+        if value_node.start_mark.index <= node.start_mark.index < value_node.end_mark.index:
+            return f"dataset {key_node.value!r}: "
+    return ""
+
+
 def _construct_mapping(loader, node, deep=False):
+    # The first mapping constructed is the document root: remember it to name the dataset.
+    if not hasattr(loader, "_root_node"):
+        loader._root_node = node
     seen = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise DatasetConfigError(
-                f"{loader.name}: key {key!r} appears twice (line {seen[key] + 1} and line "
-                f"{key_node.start_mark.line + 1})"
+                f"{loader.name}: {_enclosing_dataset(loader, node)}key {key!r} appears twice "
+                f"(line {seen[key] + 1} and line {key_node.start_mark.line + 1})"
             )
         seen[key] = key_node.start_mark.line
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)

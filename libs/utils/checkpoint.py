@@ -23,6 +23,7 @@ from .io import torch_save
 __all__ = [
     "CheckpointError",
     "LoadReport",
+    "read_checkpoint",
     "read_state_dict",
     "load_checkpoint",
     "extend_input_channels",
@@ -79,8 +80,12 @@ def _strip_prefix(state: Dict[str, torch.Tensor], prefix="module.") -> Dict[str,
     return state
 
 
-def read_state_dict(path: PathLike) -> Dict[str, torch.Tensor]:
-    """A checkpoint file -> a plain ``{key: tensor}`` state dict on the CPU."""
+def read_checkpoint(path: PathLike):
+    """A checkpoint file -> ``(state dict on the CPU, metadata)``.
+
+    ``metadata`` holds the file's other top-level entries when the weights sit under
+    ``state_dict`` (e.g. ``epoch``, FGPLG's ``flow``); it is empty for a bare state dict.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
@@ -89,14 +94,21 @@ def read_state_dict(path: PathLike) -> Dict[str, torch.Tensor]:
     except Exception as e:  # torch raises many types (pickle, zip, unpickler) for a bad file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
+    meta = {}
     if isinstance(obj, dict):
         for key in ("state_dict", "model"):
             if key in obj and isinstance(obj[key], dict):
+                meta = {k: v for k, v in obj.items() if k != key}
                 obj = obj[key]
                 break
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path}: expected a state dict (or a dict with a 'state_dict' entry) of tensors")
-    return _strip_prefix(dict(obj))
+    return _strip_prefix(dict(obj)), meta
+
+
+def read_state_dict(path: PathLike) -> Dict[str, torch.Tensor]:
+    """A checkpoint file -> a plain ``{key: tensor}`` state dict on the CPU."""
+    return read_checkpoint(path)[0]
 
 
 def extend_input_channels(weight: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
@@ -221,9 +233,14 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             return model
 
 
-def save_model(model: nn.Module, path: PathLike) -> None:
-    """Bare state dict (the published format, no ``module.`` prefix), written atomically."""
-    torch_save(unwrap_model(model).state_dict(), path)
+def save_model(model: nn.Module, path: PathLike, extra: Optional[dict] = None) -> None:
+    """Bare state dict (the published format, no ``module.`` prefix), written atomically.
+
+    With ``extra`` (e.g. FGPLG's ``{"flow": "opencv"}``) the file is
+    ``{"state_dict": ..., **extra}``, which :func:`read_state_dict` reads the same way.
+    """
+    state = unwrap_model(model).state_dict()
+    torch_save({"state_dict": state, **extra} if extra else state, path)
 
 
 def save_training_state(path: PathLike, model, optimizer, epoch: int, best_score: float, args: dict, **extra):

@@ -22,9 +22,11 @@ __all__ = [
     "load_rgb",
     "load_label",
     "save_png",
+    "save_jpeg",
     "save_json",
     "save_text",
     "torch_save",
+    "BackgroundWriter",
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -99,6 +101,12 @@ def save_png(array: np.ndarray, path: PathLike) -> None:
         Image.fromarray(array).save(tmp, format="PNG")
 
 
+def save_jpeg(array: np.ndarray, path: PathLike, quality: int = 90) -> None:
+    """Write a uint8 ``(H, W, 3)`` array as JPEG, atomically."""
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(array, dtype=np.uint8)).save(tmp, format="JPEG", quality=quality)
+
+
 def save_json(obj, path: PathLike) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w") as f:
@@ -118,3 +126,51 @@ def torch_save(obj, path: PathLike) -> None:
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+class BackgroundWriter:
+    """Runs file writes on a small thread pool so the model never waits for PNG encoding.
+
+    ``submit(fn, *args)`` queues a write (blocking when ``max_pending`` are queued, which
+    bounds memory); ``close()`` waits for all of them and re-raises the first failure.
+    Use as a context manager.
+    """
+
+    def __init__(self, workers: int = 2, max_pending: int = 64):
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="writer")
+        self._slots = threading.BoundedSemaphore(max_pending)
+        self._futures = []
+        self.count = 0
+
+    def submit(self, fn, *args) -> None:
+        self._slots.acquire()
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+        self.count += 1
+        if len(self._futures) > 256:  # surface errors early and keep the list short
+            done = [f for f in self._futures if f.done()]
+            for f in done:
+                f.result()
+            self._futures = [f for f in self._futures if not f.done()]
+
+    def close(self) -> None:
+        try:
+            for f in self._futures:
+                f.result()
+        finally:
+            self._pool.shutdown(wait=True)
+            self._futures = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            return False
+        self.close()
+        return False

@@ -1,0 +1,19 @@
+"""Generate pseudo-labels with a trained FGPLG.
+
+    python generate_pseudo_labels.py --data ./data --checkpoint ./models/pseudo_label_generator_5.pth \
+        --label_interval 5 --frame_between_label_num 1 --pseudo-label-folder ./data/pseudo-labels
+
+All the work is in :mod:`libs.pipeline.pseudo_labels`.
+"""
+import sys
+
+
+def main(argv=None) -> int:
+    from libs.pipeline.pseudo_labels import build_parser, run
+    from libs.utils.cli import run_main
+
+    return run_main("generate_pseudo_labels.py", run, build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

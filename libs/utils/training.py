@@ -1,0 +1,171 @@
+"""The epoch loop shared by image pretraining, FGPLG training and video training.
+
+Published behaviour kept: a train and a val phase per epoch, Adam, the best epoch by
+validation S-measure saved as a bare state dict (``<prefix>_best_model.pth``), periodic
+backups (``<prefix>_epoch-<n>.pth``). Added: ``<prefix>_last_state.pth`` after every epoch
+(model, optimizer, epoch, best score, args) so ``--resume`` continues an interrupted run
+losing at most the current epoch; mixed precision; DistributedDataParallel.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .checkpoint import save_model, save_training_state, unwrap_model
+from .distributed import DistributedContext, all_reduce_sum, barrier
+
+__all__ = ["FitConfig", "autocast_context", "fit", "build_adam", "wrap_for_training", "describe_metrics"]
+
+
+@dataclass
+class FitConfig:
+    epochs: int
+    save_folder: Path
+    prefix: str
+    start_epoch: int = 0
+    backup_epochs: int = 10
+    eval_first: bool = False
+    amp: bool = False
+    max_iters: Optional[int] = None  # per epoch; for smoke tests and quick runs
+    grad_clip: Optional[float] = None
+    checkpoint_extra: Optional[dict] = None  # stored beside the weights (FGPLG: its flow source)
+
+
+def autocast_context(device: torch.device, enabled: bool):
+    """bf16 autocast (CPU, and GPUs that support it), else fp16; a no-op when disabled."""
+    if not enabled:
+        return contextlib.nullcontext()
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.autocast("cuda", dtype=torch.float16)
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def build_adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+
+def wrap_for_training(model: nn.Module, ctx: DistributedContext) -> nn.Module:
+    """Freeze the unused ImageNet classifier, move to the device, wrap in DDP under torchrun."""
+    inner = unwrap_model(model)
+    for name, p in inner.named_parameters():
+        if ".resnet.fc." in f".{name}":  # never used by the saliency head; DDP needs no unused grads
+            p.requires_grad_(False)
+    model = model.to(ctx.device)
+    if ctx.distributed:
+        ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    return model
+
+
+def describe_metrics(metrics: Dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
+
+
+def _needs_grad_scaler(device, amp):
+    return amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+
+
+def _train_epoch(model, loader, optimizer, train_step, cfg, ctx, epoch, scaler):
+    model.train()
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    total = len(loader) if cfg.max_iters is None else min(len(loader), cfg.max_iters)
+    loss_sum, count = 0.0, 0
+    bar = tqdm(loader, total=total, desc=f"epoch {epoch + 1}/{cfg.epochs} train", disable=not ctx.is_main,
+               leave=False, dynamic_ncols=True)
+    for i, batch in enumerate(bar):
+        if i >= total:
+            break
+        optimizer.zero_grad(set_to_none=True)
+        with autocast_context(ctx.device, cfg.amp):
+            loss = train_step(model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"epoch {epoch + 1}, iteration {i + 1}: the training loss is {loss.item()}")
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        loss_sum += loss.item()
+        count += 1
+        bar.set_postfix(loss=f"{loss_sum / count:.4f}")
+    loss_sum, count = all_reduce_sum([loss_sum, count], ctx.device)
+    return loss_sum / max(count, 1)
+
+
+def _validate(model, validate, ctx):
+    """Rank 0 validates the unwrapped model; the others wait."""
+    metrics = None
+    if ctx.is_main:
+        inner = unwrap_model(model)
+        was_training = inner.training
+        inner.eval()
+        with torch.inference_mode():
+            metrics = validate(inner)
+        inner.train(was_training)
+    barrier()
+    return metrics
+
+
+def fit(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_loader,
+    train_step: Callable[[nn.Module, dict], torch.Tensor],
+    validate: Callable[[nn.Module], Dict[str, float]],
+    cfg: FitConfig,
+    ctx: DistributedContext,
+    args: Optional[dict] = None,
+    best_score: float = -math.inf,
+    log: Callable[[str], None] = print,
+) -> Dict[str, float]:
+    """Train ``cfg.start_epoch .. cfg.epochs - 1``; returns ``{'best_score', 'best_epoch', ...}``.
+
+    ``train_step(model, batch)`` returns the loss to minimise; ``validate(model)`` returns
+    metrics with at least ``S`` (higher is better) computed by :mod:`libs.utils.metrics`.
+    """
+    save_folder = Path(cfg.save_folder)
+    if ctx.is_main:
+        save_folder.mkdir(parents=True, exist_ok=True)
+    say = log if ctx.is_main else (lambda *_: None)
+    scaler = torch.amp.GradScaler("cuda") if _needs_grad_scaler(ctx.device, cfg.amp) else None
+    best_path = save_folder / f"{cfg.prefix}_best_model.pth"
+    best_epoch = None
+    last = {}
+    if cfg.eval_first:
+        last = _validate(model, validate, ctx)
+        say(f"[eval-first] val {describe_metrics(last)}")
+    for epoch in range(cfg.start_epoch, cfg.epochs):
+        start = time.time()
+        train_loss = _train_epoch(model, train_loader, optimizer, train_step, cfg, ctx, epoch, scaler)
+        last = _validate(model, validate, ctx)
+        if ctx.is_main:
+            improved = last["S"] > best_score
+            if improved:
+                best_score, best_epoch = last["S"], epoch + 1
+                save_model(model, best_path, cfg.checkpoint_extra)
+            if cfg.backup_epochs and (epoch + 1) % cfg.backup_epochs == 0:
+                save_model(model, save_folder / f"{cfg.prefix}_epoch-{epoch + 1}.pth", cfg.checkpoint_extra)
+            save_training_state(save_folder / f"{cfg.prefix}_last_state.pth", model, optimizer,
+                                epoch=epoch + 1, best_score=best_score, args=args or {},
+                                **(cfg.checkpoint_extra or {}))
+            say(f"epoch {epoch + 1}/{cfg.epochs}: train loss={train_loss:.4f} val {describe_metrics(last)}"
+                f"{' (best)' if improved else ''} [{time.time() - start:.0f}s]")
+        barrier()
+    return {"best_score": best_score, "best_epoch": best_epoch, "best_path": str(best_path), **(last or {})}

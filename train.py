@@ -1,0 +1,20 @@
+"""Train RCRNet+NER (VideoModel) on video clips, optionally with FGPLG pseudo-labels.
+
+    python train.py --data ./data --checkpoint ./models/image_pretrained_model.pth \
+        [--pseudo-label-folder ./data/pseudo-labels --label_interval 5 --frame_between_label_num 1]
+    torchrun --nproc_per_node 4 train.py ...   # DistributedDataParallel, same flags
+
+All the work is in :mod:`libs.pipeline.video_training`.
+"""
+import sys
+
+
+def main(argv=None) -> int:
+    from libs.pipeline.video_training import build_parser, run
+    from libs.utils.cli import run_main
+
+    return run_main("train.py", run, build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
