@@ -1,0 +1,97 @@
+"""A weight-free optical-flow source with FlowNet2's call interface, and a factory.
+
+``OpenCVFlow`` runs OpenCV's DIS (preset MEDIUM) or Farneback flow on 8-bit grayscale
+frames on the CPU. It is far less accurate than FlowNet2 but needs no checkpoint, so
+FGPLG can be trained and pseudo-labels generated without NVIDIA's weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import load_flownet2_checkpoint
+from .model import FlowNet2
+
+__all__ = ["FLOW_KINDS", "OpenCVFlow", "build_flow_estimator"]
+
+FLOW_KINDS = ("flownet2", "opencv")
+_METHODS = ("dis", "farneback")
+
+
+class OpenCVFlow(nn.Module):
+    """OpenCV flow from frame 0 to frame 1; no parameters and no state-dict entries.
+
+    Args:
+        method: 'dis' (DIS optical flow, preset MEDIUM) or 'farneback'.
+        rgb_max: the value of full intensity in the input, as for FlowNet2.
+
+    forward(inputs): inputs (B, 3, 2, H, W) RGB in [0, rgb_max] -> flow (B, 2, H, W)
+    float32 in pixels (x then y), on the input's device. Not differentiable.
+    """
+
+    def __init__(self, method="dis", rgb_max=1.0):
+        super().__init__()
+        if method not in _METHODS:
+            raise ValueError(f"OpenCVFlow: method must be one of {_METHODS}, got {method!r}")
+        self.method = method
+        self.rgb_max = float(rgb_max)
+
+    def freeze(self):
+        """For interface parity with FlowNet2 (nothing to freeze)."""
+        return self.eval()
+
+    def _gray_uint8(self, frames):
+        """(N, 3, H, W) float RGB -> list of (H, W) uint8 grayscale arrays."""
+        import cv2
+
+        rgb = (frames.detach().float() * (255.0 / self.rgb_max)).clamp_(0, 255).round_()
+        rgb = rgb.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY) for im in rgb]
+
+    def _pair_flow(self, prev, nxt):
+        import cv2
+
+        if self.method == "dis":
+            dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+            return dis.calc(prev, nxt, None)
+        return cv2.calcOpticalFlowFarneback(prev, nxt, None, pyr_scale=0.5, levels=3,
+                                            winsize=15, iterations=3, poly_n=5,
+                                            poly_sigma=1.2, flags=0)
+
+    def forward(self, inputs):
+        """inputs (B, 3, 2, H, W) in [0, rgb_max] -> flow (B, 2, H, W) float32."""
+        if (not torch.is_tensor(inputs) or inputs.dim() != 5 or inputs.shape[1] != 3
+                or inputs.shape[2] != 2):
+            shape = tuple(inputs.shape) if torch.is_tensor(inputs) else type(inputs).__name__
+            raise ValueError(f"OpenCVFlow input must be a (B, 3, 2, H, W) tensor (RGB, two "
+                             f"frames), got {shape}")
+        prev = self._gray_uint8(inputs[:, :, 0])
+        nxt = self._gray_uint8(inputs[:, :, 1])
+        flows = np.stack([self._pair_flow(p, n) for p, n in zip(prev, nxt, strict=True)])  # (B, H, W, 2)
+        flow = torch.from_numpy(flows.astype(np.float32, copy=False)).permute(0, 3, 1, 2)
+        return flow.contiguous().to(inputs.device)
+
+
+def build_flow_estimator(kind, checkpoint=None, rgb_max=1.0, allow_random=False, method="dis"):
+    """A frozen flow network with FlowNet2's interface: (B, 3, 2, H, W) -> (B, 2, H, W).
+
+    Args:
+        kind: 'flownet2' (needs ``checkpoint``, the path of FlowNet2_checkpoint.pth.tar,
+            unless ``allow_random``: random weights, for tests only) or 'opencv'.
+        rgb_max: full intensity of the frames passed in.
+        method: OpenCV method for kind='opencv' ('dis' or 'farneback').
+    """
+    if kind not in FLOW_KINDS:
+        raise ValueError(f"build_flow_estimator: kind must be one of {FLOW_KINDS}, got {kind!r}")
+    if kind == "opencv":
+        if checkpoint is not None:
+            raise ValueError(f"build_flow_estimator: kind='opencv' takes no checkpoint, got {checkpoint}")
+        return OpenCVFlow(method=method, rgb_max=rgb_max).freeze()
+    if checkpoint is None and not allow_random:
+        raise ValueError("build_flow_estimator: kind='flownet2' needs checkpoint=<path to "
+                         "FlowNet2_checkpoint.pth.tar> (or kind='opencv', which needs no weights)")
+    model = FlowNet2(rgb_max=rgb_max)
+    if checkpoint is not None:
+        load_flownet2_checkpoint(model, checkpoint)
+    return model.freeze()

@@ -1,0 +1,25 @@
+// Shared helpers for the FlowNet2 CUDA kernels.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/AccumulateType.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace flownet2 {
+
+constexpr int kThreads = 256;
+
+// Grid-stride loops let one capped grid cover any tensor size.
+inline int num_blocks(int64_t n) {
+  return static_cast<int>(std::min<int64_t>((n + kThreads - 1) / kThreads, 65535LL * 16));
+}
+
+#define FLOWNET2_KERNEL_LOOP(i, n)                                              \
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; \
+       i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+}  // namespace flownet2
