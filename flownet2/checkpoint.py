@@ -4,6 +4,8 @@ from pathlib import Path
 
 import torch
 
+from libs.utils.checkpoint import safe_torch_load
+
 __all__ = ["FlowNet2CheckpointError", "load_flownet2_checkpoint"]
 
 
@@ -29,7 +31,7 @@ def load_flownet2_checkpoint(model, path):
     if not path.is_file():
         raise FlowNet2CheckpointError(f"{path}: FlowNet2 checkpoint not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = safe_torch_load(path)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise FlowNet2CheckpointError(f"{path}: not a loadable FlowNet2 checkpoint ({first})") from None

@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 from .ops import Correlation
-from .submodules import conv, deconv, predict_flow, upsample_flow
+from .submodules import CoarseToFineDecoder, conv
 
 __all__ = ["FlowNetC"]
 
 
-class FlowNetC(nn.Module):
+class FlowNetC(CoarseToFineDecoder, nn.Module):
     """Siamese encoder, correlation of the stride-8 features, coarse-to-fine decoder."""
 
     def __init__(self):
@@ -32,21 +32,7 @@ class FlowNetC(nn.Module):
         self.conv6 = conv(512, 1024, stride=2)
         self.conv6_1 = conv(1024, 1024)
 
-        self.deconv5 = deconv(1024, 512)
-        self.deconv4 = deconv(1026, 256)
-        self.deconv3 = deconv(770, 128)
-        self.deconv2 = deconv(386, 64)
-
-        self.predict_flow6 = predict_flow(1024)
-        self.predict_flow5 = predict_flow(1026)
-        self.predict_flow4 = predict_flow(770)
-        self.predict_flow3 = predict_flow(386)
-        self.predict_flow2 = predict_flow(194)
-
-        self.upsampled_flow6_to_5 = upsample_flow(bias=True)
-        self.upsampled_flow5_to_4 = upsample_flow(bias=True)
-        self.upsampled_flow4_to_3 = upsample_flow(bias=True)
-        self.upsampled_flow3_to_2 = upsample_flow(bias=True)
+        self._add_decoder(upsample_bias=True)
 
     def forward(self, x):
         """x: (B, 6, H, W) two normalised frames -> flow2 (B, 2, H/4, W/4) in units of div_flow."""
@@ -62,12 +48,4 @@ class FlowNetC(nn.Module):
         out_conv5 = self.conv5_1(self.conv5(out_conv4))
         out_conv6 = self.conv6_1(self.conv6(out_conv5))
 
-        flow6 = self.predict_flow6(out_conv6)
-        concat5 = torch.cat((out_conv5, self.deconv5(out_conv6), self.upsampled_flow6_to_5(flow6)), 1)
-        flow5 = self.predict_flow5(concat5)
-        concat4 = torch.cat((out_conv4, self.deconv4(concat5), self.upsampled_flow5_to_4(flow5)), 1)
-        flow4 = self.predict_flow4(concat4)
-        concat3 = torch.cat((out_conv3_1, self.deconv3(concat4), self.upsampled_flow4_to_3(flow4)), 1)
-        flow3 = self.predict_flow3(concat3)
-        concat2 = torch.cat((out_conv2a, self.deconv2(concat3), self.upsampled_flow3_to_2(flow3)), 1)
-        return self.predict_flow2(concat2)
+        return self._decode(out_conv2a, out_conv3_1, out_conv4, out_conv5, out_conv6)

@@ -1,6 +1,5 @@
 """Shared pytest fixtures: reference data paths and manifest access."""
 import json
-import os
 import sys
 from pathlib import Path
 

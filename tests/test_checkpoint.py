@@ -1,4 +1,5 @@
 """Checkpoint reading, partial loads, refusals, ImageNet initialisation and atomic saving."""
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -38,11 +39,13 @@ def test_strict_round_trip(tmp_path, image_model):
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
-@pytest.mark.parametrize("wrap", ["module_prefix", "state_dict_entry"])
+@pytest.mark.parametrize("wrap", ["module_prefix", "state_dict_entry", "numpy_metadata"])
 def test_published_formats(tmp_path, image_model, wrap):
     state = image_model.state_dict()
     if wrap == "module_prefix":
         obj = {f"module.{k}": v for k, v in state.items()}
+    elif wrap == "numpy_metadata":  # old files (NVIDIA's FlowNet2) keep numpy scalars beside the weights
+        obj = {"state_dict": state, "epoch": np.int64(3), "best_EPE": np.float64(1.5), "arch": "ImageModel"}
     else:
         obj = {"state_dict": state, "epoch": 3}
     torch.save(obj, tmp_path / "ckpt.pth")
@@ -142,7 +145,8 @@ def test_imagenet_initialisation_of_seven_channel_backbone(tmp_path):
 
 def test_training_state_round_trip_and_refusal(tmp_path, image_model):
     opt = torch.optim.Adam(image_model.parameters(), lr=1e-4)
-    save_training_state(tmp_path / "state.pth", image_model, opt, epoch=2, best_score=0.5, args={"lr": 1e-4, "x": object()})
+    save_training_state(tmp_path / "state.pth", image_model, opt, epoch=2, best_score=0.5,
+                        args={"lr": 1e-4, "x": object()})
     state = load_training_state(tmp_path / "state.pth")
     assert state["epoch"] == 2 and state["best_score"] == 0.5 and state["args"] == {"lr": 1e-4}
     save_model(image_model, tmp_path / "model.pth")

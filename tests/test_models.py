@@ -71,7 +71,10 @@ def test_batched_backbone_equals_per_frame(video_model):
         assert torch.allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("os_, expected", [(16, [(16, 16), (8, 8), (4, 4), (4, 4)]), (8, [(16, 16), (8, 8), (8, 8), (8, 8)])])
+@pytest.mark.parametrize("os_, expected", [
+    (16, [(16, 16), (8, 8), (4, 4), (4, 4)]),
+    (8, [(16, 16), (8, 8), (8, 8), (8, 8)]),
+])
 def test_feature_sizes_per_output_stride(os_, expected):
     net = RCRNet(output_stride=os_).eval()
     with torch.no_grad():
@@ -135,7 +138,8 @@ def test_training_step_reaches_every_parameter_with_frozen_bn():
     labels = [torch.rand(1, 1, 32, 32) for _ in clip]
     loss = sum(torch.nn.functional.binary_cross_entropy_with_logits(o, y) for o, y in zip(model(clip), labels))
     loss.backward()
-    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
+    no_grad = [n for n, p in model.named_parameters()
+               if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)]
     # fc and avgpool are unused by design (kept only so checkpoints load strictly).
     assert [n for n in no_grad if not n.startswith("backbone.resnet.fc.")] == []
     for k, v in model.state_dict().items():

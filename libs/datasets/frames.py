@@ -116,7 +116,7 @@ def frame_list(vf: VideoFrames, all_frames: bool) -> List[FrameRef]:
     if not labelled:
         raise DatasetError(
             f"{vf.image_dir}: no frame of this video has a label in {vf.label_dir} "
-            f"(use all_frames / --all_frames to run on unlabelled frames)"
+            f"(inference.py --all-frames runs on unlabelled frames)"
         )
     return labelled
 

@@ -25,7 +25,7 @@ Frame = Tuple[str, np.ndarray]
 
 def _folder_frames(folder: Path, files: List[Path]) -> Iterator[Frame]:
     for f in files:
-        yield f.stem, np.asarray(load_rgb(f), dtype=np.uint8)
+        yield f.stem, np.array(load_rgb(f), dtype=np.uint8)  # a writable copy, as torch.from_numpy wants
 
 
 def _video_frames(path: Path) -> Iterator[Frame]:

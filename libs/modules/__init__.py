@@ -3,6 +3,7 @@ from .aspp import ASPP
 from .bottleneck import Bottleneck
 from .conv_bn_relu import ConvBatchNormReLU
 from .convgru import ConvGRUCell
+from .fuse import fold_batchnorm
 from .init import init_fresh_layers
 from .non_local import NonLocalBlock3d
 from .refinement import Refinement
@@ -14,5 +15,6 @@ __all__ = [
     "ConvGRUCell",
     "NonLocalBlock3d",
     "Refinement",
+    "fold_batchnorm",
     "init_fresh_layers",
 ]

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from libs.modules import ASPP, ConvBatchNormReLU, Refinement, init_fresh_layers
+from libs.modules.upsample_conv import prefers_low_resolution, upsample_conv3x3
 
 from .resnet import resnet50_dilated
 
@@ -24,9 +25,13 @@ def _resize(x, size):
 class RCRNet(nn.Module):
     """``(B, input_channels, H, W) -> (B, n_classes, H, W)`` logits, any H and W."""
 
-    def __init__(self, n_classes=1, output_stride=16, input_channels=3):
+    def __init__(self, n_classes=1, output_stride=16, input_channels=3, low_res_decoder=False):
         super().__init__()
         self.output_stride = output_stride
+        # True runs decoder.conv1's channel mixing before the 4x upsampling: same maths, half
+        # the model's FLOPs, but memory-bound full-resolution passes that made it slower on
+        # the CPUs measured (benchmark.py); off until a GPU measurement says otherwise.
+        self.low_res_decoder = low_res_decoder
         self.resnet = resnet50_dilated(output_stride, input_channels)
         self.aspp = ASPP(2048, 256, output_stride)
         self.decoder = nn.Sequential()
@@ -56,7 +61,12 @@ class RCRNet(nn.Module):
         x = self.refinement1(l3, _resize(top, l3.shape[-2:]))
         x = self.refinement2(l2, _resize(x, l2.shape[-2:]))
         x = self.refinement3(l1, _resize(x, l1.shape[-2:]))
-        return self.decoder(_resize(x, out_size))
+        conv1 = self.decoder.conv1
+        if self.low_res_decoder and prefers_low_resolution(x.shape[-2:], out_size):
+            x = conv1.relu(conv1.bn(upsample_conv3x3(x, conv1.conv.weight, out_size, conv1.conv.bias)))
+        else:
+            x = conv1(_resize(x, out_size))
+        return self.decoder.conv2(x)
 
     def forward(self, x):
         return self.seg_conv(*self.feat_conv(x), x.shape[-2:])

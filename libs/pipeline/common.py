@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
@@ -25,6 +25,7 @@ __all__ = [
     "make_loader",
     "load_model_weights",
     "clip_from_batch",
+    "set_aspp_dropout",
 ]
 
 DEFAULT_TRAIN_SETS = "DAVIS2016:train,FBMS:train,VOS:train"
@@ -47,7 +48,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                    help="output stride of the dilated ResNet-50 (default: %(default)s)")
 
 
-def add_runtime_args(parser: argparse.ArgumentParser, batch_size: int = 1, workers: int = 4) -> None:
+def add_runtime_args(parser: argparse.ArgumentParser, batch_size: int = 1, workers: int = 4,
+                     channels_last: bool = False) -> None:
     g = parser.add_argument_group("runtime")
     g.add_argument("-j", "--num_workers", type=nonnegative_int, default=workers, metavar="N",
                    help="data loading worker processes (default: %(default)s)")
@@ -56,8 +58,8 @@ def add_runtime_args(parser: argparse.ArgumentParser, batch_size: int = 1, worke
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     g.add_argument("--amp", action="store_true",
                    help="mixed precision: bf16 autocast (fp16 on GPUs without bf16) (default: off)")
-    g.add_argument("--channels-last", action="store_true",
-                   help="channels_last memory format for the convolutions (default: off)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=channels_last,
+                   help="channels_last memory format for the convolutions (default: %(default)s)")
     g.add_argument("--seed", type=int, default=0, help="random seed; rank r uses seed + r (default: %(default)s)")
 
 
@@ -87,6 +89,8 @@ def add_training_args(parser: argparse.ArgumentParser, *, checkpoint: str, save_
                    help="stop each epoch after N iterations, for quick tries (default: the whole epoch)")
     g.add_argument("--val-max-items", type=positive_int, default=None, metavar="N",
                    help="validate on the first N clips/items only (default: all)")
+    g.add_argument("--aspp-dropout", type=float, default=0.1, metavar="P",
+                   help="Dropout2d probability after ASPP during training (default: %(default)s, as published)")
 
 
 def require_file(path: Optional[str], flag: str, what: str) -> Path:
@@ -102,8 +106,19 @@ def load_config(args) -> dict:
     return load_dataset_config(args.dataset_config)
 
 
-def sets_from(args, attr: str) -> List[tuple]:
-    return parse_sets(getattr(args, attr), "--" + attr.replace("_", "-"))
+def sets_from(args, attr: str, config=None) -> List[tuple]:
+    """``NAME:SPLIT,...`` of flag ``--<attr>``, checked against ``config`` when given."""
+    flag = "--" + attr.replace("_", "-")
+    sets = parse_sets(getattr(args, attr), flag)
+    for name, split in sets if config is not None else ():
+        if name not in config:
+            raise UsageError(f"{flag}: no dataset {name!r} in {args.dataset_config} "
+                             f"(available: {', '.join(sorted(config))})")
+        videos = getattr(config[name], "video_split", None)
+        if videos is not None and split not in videos:
+            raise UsageError(f"{flag}: dataset {name!r} has no split {split!r} in {args.dataset_config} "
+                             f"(available: {', '.join(sorted(videos))})")
+    return sets
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -118,10 +133,17 @@ def _seed_worker(worker_id: int) -> None:
 
 def make_loader(dataset, *, batch_size: int, shuffle: bool, num_workers: int, ctx: DistributedContext,
                 seed: int = 0, drop_last: bool = False, distributed: Optional[bool] = None) -> DataLoader:
-    """A DataLoader with per-rank sharding under torchrun, pinned memory on GPU, seeded workers."""
+    """A DataLoader with per-rank sharding under torchrun, pinned memory on GPU, seeded workers.
+
+    Shuffling always goes through a ``DistributedSampler`` (one replica in a single
+    process): its order depends only on ``seed`` and the epoch (``fit`` calls
+    ``set_epoch``), so a resumed run sees the same data order as an uninterrupted one.
+    """
     sampler = None
-    if ctx.distributed if distributed is None else distributed:
-        sampler = DistributedSampler(dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=shuffle,
+    sharded = ctx.distributed if distributed is None else distributed
+    if shuffle or sharded:
+        replicas, rank = (ctx.world_size, ctx.rank) if sharded else (1, 0)
+        sampler = DistributedSampler(dataset, num_replicas=replicas, rank=rank, shuffle=shuffle,
                                      seed=seed, drop_last=drop_last)
         shuffle = False
     generator = torch.Generator().manual_seed(seed + ctx.rank)
@@ -156,6 +178,15 @@ def load_model_weights(model, path: str, *, strict: bool, optional=None, log=pri
     return report
 
 
+def set_aspp_dropout(model, p: float) -> None:
+    """Set the ASPP ``fire.dropout`` probability of every RCRNet inside ``model``."""
+    if not 0.0 <= p < 1.0:
+        raise UsageError(f"--aspp-dropout must be in [0, 1), got {p}")
+    for module in model.modules():
+        if hasattr(module, "aspp") and hasattr(module.aspp, "fire"):
+            module.aspp.fire.dropout.p = p
+
+
 def clip_from_batch(images: torch.Tensor, device, channels_last: bool = False) -> List[torch.Tensor]:
     """``(B, T, 3, S, S)`` -> list of T ``(B, 3, S, S)`` on ``device``."""
     images = images.to(device, non_blocking=True)
@@ -163,10 +194,3 @@ def clip_from_batch(images: torch.Tensor, device, channels_last: bool = False) -
     if channels_last:
         frames = [f.contiguous(memory_format=torch.channels_last) for f in frames]
     return frames
-
-
-def check_sets_exist(config, sets: Sequence[tuple], config_path) -> None:
-    from libs.datasets import get_dataset_spec
-
-    for name, split in sets:
-        get_dataset_spec(config, name, kind="video", config_path=config_path).videos(split)

@@ -14,10 +14,8 @@ import torch.nn.functional as F
 from libs.datasets import TripletDataset, check_sampling_args, eval_transform, video_train_transform
 from libs.networks import FGPLG
 from libs.networks.pseudo_label_generator import FLOW_SOURCES
-from libs.utils.checkpoint import load_checkpoint, load_training_state
 from libs.utils.cli import UsageError
-from libs.utils.distributed import cleanup_distributed, init_distributed, seed_everything
-from libs.utils.training import FitConfig, autocast_context, build_adam, fit, wrap_for_training
+from libs.utils.training import autocast_context
 
 from .common import (
     add_data_args,
@@ -25,12 +23,10 @@ from .common import (
     add_runtime_args,
     add_training_args,
     load_config,
-    load_model_weights,
-    make_loader,
     require_file,
     sets_from,
-    subset,
 )
+from .stage import fit_stage, make_loaders, prepare_model, run_stage
 from .validation import validate_frames
 
 __all__ = ["build_parser", "run", "fgplg_logits"]
@@ -88,16 +84,11 @@ def run(args: argparse.Namespace, log=print) -> dict:
     if args.frame_between_label_num < 1:
         raise UsageError("--frame_between_label_num must be >= 1 for FGPLG training")
     config = load_config(args)
-    train_sets, val_sets = sets_from(args, "train_sets"), sets_from(args, "val_sets")
-    ctx = init_distributed(args.device)
-    try:
-        return _run(args, ctx, config, train_sets, val_sets, log if ctx.is_main else (lambda *_: None))
-    finally:
-        cleanup_distributed()
+    train_sets, val_sets = sets_from(args, "train_sets", config), sets_from(args, "val_sets", config)
+    return run_stage(args, lambda ctx, log: _run(args, ctx, config, train_sets, val_sets, log), log)
 
 
 def _run(args, ctx, config, train_sets, val_sets, log):
-    seed_everything(args.seed, ctx.rank)
     l, m = args.label_interval, args.frame_between_label_num
     train_set = TripletDataset(args.data, config, train_sets, l, m, require_middle_label=True,
                                transform=video_train_transform(args.size))
@@ -107,29 +98,11 @@ def _run(args, ctx, config, train_sets, val_sets, log):
     val_set.validate()
     log(f"train: {len(train_set)} triplets, val: {len(val_set)} triplets (l={l}, m={m})")
 
-    model = build_fgplg(args, log)
-    optional = lambda k: k.startswith("flownet.")  # noqa: E731  FlowNet2 comes from its own checkpoint
-    start_epoch, best_score, state = args.start_epoch, float("-inf"), None
-    if args.resume:
-        state = load_training_state(args.resume)
-        if state.get("flow", args.flow) != args.flow:
-            raise UsageError(f"{args.resume}: trained with --flow {state['flow']}, not --flow {args.flow}")
-        load_checkpoint(model, state["state_dict"], strict=True, optional=optional)
-        start_epoch, best_score = state["epoch"], state["best_score"]
-        log(f"resuming {args.resume}: {start_epoch} epochs done, best S-measure {best_score:.4f}")
-    else:
-        load_model_weights(model, args.checkpoint, strict=True, optional=optional, log=log)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model = wrap_for_training(model, ctx)
-    optimizer = build_adam(model, args.lr)
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-
-    train_loader = make_loader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers,
-                               ctx=ctx, seed=args.seed)
-    val_loader = make_loader(subset(val_set, args.val_max_items), batch_size=args.batch_size, shuffle=False,
-                             num_workers=args.num_workers, ctx=ctx, distributed=False)
+    # FlowNet2's weights come from --flownet-checkpoint, not from the image model.
+    model, optimizer, start_epoch, best_score = prepare_model(
+        build_fgplg(args, log), args, ctx, log, optional=lambda k: k.startswith("flownet."),
+        expect={"flow": args.flow})
+    train_loader, val_loader = make_loaders(args, ctx, train_set, val_set)
 
     def train_step(model, batch):
         images = batch["images"].to(ctx.device, non_blocking=True)
@@ -147,11 +120,6 @@ def _run(args, ctx, config, train_sets, val_sets, log):
                                key_fn=lambda batch, b: (batch["dataset"][b], batch["video"][b], batch["frames"][1][b]),
                                label_fn=lambda batch: batch["labels"][:, 1], progress=ctx.is_main)
 
-    cfg = FitConfig(epochs=args.epochs, save_folder=args.save_folder, prefix=PREFIX, start_epoch=start_epoch,
-                    backup_epochs=args.backup_epochs, eval_first=args.eval_first, amp=args.amp,
-                    max_iters=args.max_iters, checkpoint_extra={"flow": args.flow})
-    result = fit(model, optimizer, train_loader, train_step, validate, cfg, ctx, args=vars(args),
-                 best_score=best_score, log=log)
-    log(f"train_fgplg.py: done; best val S-measure {result['best_score']:.4f} "
-        f"(epoch {result['best_epoch']}) -> {result['best_path']}")
-    return result
+    return fit_stage("train_fgplg.py", args, ctx, log, model, optimizer, train_loader, train_step, validate,
+                     prefix=PREFIX, start_epoch=start_epoch, best_score=best_score,
+                     checkpoint_extra={"flow": args.flow})

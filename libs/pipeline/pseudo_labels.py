@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
         raise UsageError("--frame_between_label_num must be >= 1 to generate pseudo-labels")
     device = resolve_device(args.device)
     config = load_config(args)
-    sets = sets_from(args, "sets")
+    sets = sets_from(args, "sets", config)
     dataset = TripletDataset(args.data, config, sets, l, m, require_middle_label=False,
                              transform=eval_transform(args.size))
     dataset.validate()

@@ -13,9 +13,6 @@ import torch.nn.functional as F
 
 from libs.datasets import VideoClipDataset, check_sampling_args, eval_transform, video_train_transform
 from libs.networks import VideoModel
-from libs.utils.checkpoint import load_checkpoint, load_training_state
-from libs.utils.distributed import cleanup_distributed, init_distributed, seed_everything
-from libs.utils.training import FitConfig, build_adam, fit, wrap_for_training
 
 from .common import (
     add_data_args,
@@ -24,11 +21,9 @@ from .common import (
     add_training_args,
     clip_from_batch,
     load_config,
-    load_model_weights,
-    make_loader,
     sets_from,
-    subset,
 )
+from .stage import fit_stage, make_loaders, prepare_model, run_stage
 from .validation import validate_video_model
 
 __all__ = ["build_parser", "run", "video_loss"]
@@ -54,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--frame_between_label_num", type=int, default=0, metavar="M",
                    help="pseudo-labelled frames per gap between kept labels (default: %(default)s)")
     g.add_argument("--clip_len", type=int, default=4, metavar="T", help="frames per clip (default: %(default)s)")
+    g.add_argument("--no-reverse", action="store_true",
+                   help="do not play training clips backwards with probability 1/2 (published: they are)")
     g.add_argument("--augment", action="store_true",
                    help="opt-in augmentation drawn once per clip (jitter, crop, flip) (default: off)")
     add_runtime_args(parser)
@@ -68,20 +65,15 @@ def video_loss(preds, labels: torch.Tensor) -> torch.Tensor:
 def run(args: argparse.Namespace, log=print) -> dict:
     check_sampling_args(args.label_interval, args.frame_between_label_num, args.clip_len)
     config = load_config(args)
-    train_sets, val_sets = sets_from(args, "train_sets"), sets_from(args, "val_sets")
-    ctx = init_distributed(args.device)
-    try:
-        return _run(args, ctx, config, train_sets, val_sets, log if ctx.is_main else (lambda *_: None))
-    finally:
-        cleanup_distributed()
+    train_sets, val_sets = sets_from(args, "train_sets", config), sets_from(args, "val_sets", config)
+    return run_stage(args, lambda ctx, log: _run(args, ctx, config, train_sets, val_sets, log), log)
 
 
 def _run(args, ctx, config, train_sets, val_sets, log):
-    seed_everything(args.seed, ctx.rank)
     train_set = VideoClipDataset(
         args.data, config, train_sets, clip_len=args.clip_len, training=True,
         label_interval=args.label_interval, frame_between_label_num=args.frame_between_label_num,
-        pseudo_label_folder=args.pseudo_label_folder or None, random_reverse_clip=True,
+        pseudo_label_folder=args.pseudo_label_folder or None, random_reverse_clip=not args.no_reverse,
         transform=video_train_transform(args.size, augment=args.augment),
     )
     val_set = VideoClipDataset(args.data, config, val_sets, clip_len=args.clip_len, training=False,
@@ -92,28 +84,10 @@ def _run(args, ctx, config, train_sets, val_sets, log):
         f"{' + pseudo-labels ' + args.pseudo_label_folder if args.pseudo_label_folder else ''}; "
         f"val: {len(val_set)} clips from {', '.join(f'{n}:{s}' for n, s in val_sets)}")
 
-    model = VideoModel(output_stride=args.os)
-    start_epoch, best_score, state = args.start_epoch, float("-inf"), None
-    if args.resume:
-        state = load_training_state(args.resume)
-        load_checkpoint(model, state["state_dict"], strict=True)
-        start_epoch, best_score = state["epoch"], state["best_score"]
-        log(f"resuming {args.resume}: {start_epoch} epochs done, best S-measure {best_score:.4f}")
-    else:
-        # An image model (NER keys missing) or a video model; the backbone must be complete.
-        load_model_weights(model, args.checkpoint, strict=True, optional=lambda k: not k.startswith("backbone."),
-                           log=log)
-    if args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model = wrap_for_training(model, ctx)
-    optimizer = build_adam(model, args.lr)
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-
-    train_loader = make_loader(train_set, batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers,
-                               ctx=ctx, seed=args.seed, drop_last=False)
-    val_loader = make_loader(subset(val_set, args.val_max_items), batch_size=args.batch_size, shuffle=False,
-                             num_workers=args.num_workers, ctx=ctx, distributed=False)
+    # An image model (NER keys missing) or a video model; the backbone must be complete.
+    model, optimizer, start_epoch, best_score = prepare_model(
+        VideoModel(output_stride=args.os), args, ctx, log, optional=lambda k: not k.startswith("backbone."))
+    train_loader, val_loader = make_loaders(args, ctx, train_set, val_set)
 
     def train_step(model, batch):
         clip = clip_from_batch(batch["images"], ctx.device, args.channels_last)
@@ -122,11 +96,5 @@ def _run(args, ctx, config, train_sets, val_sets, log):
     def validate(model):
         return validate_video_model(model, val_loader, ctx.device, args.amp, args.channels_last, progress=ctx.is_main)
 
-    cfg = FitConfig(epochs=args.epochs, save_folder=args.save_folder, prefix=PREFIX, start_epoch=start_epoch,
-                    backup_epochs=args.backup_epochs, eval_first=args.eval_first, amp=args.amp,
-                    max_iters=args.max_iters)
-    result = fit(model, optimizer, train_loader, train_step, validate, cfg, ctx, args=vars(args),
-                 best_score=best_score, log=log)
-    log(f"train.py: done; best val S-measure {result['best_score']:.4f} "
-        f"(epoch {result['best_epoch']}) -> {result['best_path']}")
-    return result
+    return fit_stage("train.py", args, ctx, log, model, optimizer, train_loader, train_step, validate,
+                     prefix=PREFIX, start_epoch=start_epoch, best_score=best_score)

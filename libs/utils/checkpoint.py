@@ -24,6 +24,7 @@ __all__ = [
     "CheckpointError",
     "LoadReport",
     "read_checkpoint",
+    "safe_torch_load",
     "read_state_dict",
     "load_checkpoint",
     "extend_input_channels",
@@ -80,6 +81,25 @@ def _strip_prefix(state: Dict[str, torch.Tensor], prefix="module.") -> Dict[str,
     return state
 
 
+def _numpy_globals():
+    """numpy scalar/dtype reconstructors: old checkpoints store e.g. ``best_EPE`` as a numpy
+    float, which ``weights_only`` loading refuses although it cannot run code."""
+    import numpy as np
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar
+    dtypes = [type(np.dtype(t)) for t in (np.float16, np.float32, np.float64, np.int32, np.int64, np.bool_)]
+    return [scalar, np.dtype, *dtypes]
+
+
+def safe_torch_load(path: PathLike):
+    """``torch.load`` on the CPU with ``weights_only=True`` (no arbitrary code), numpy scalars allowed."""
+    with torch.serialization.safe_globals(_numpy_globals()):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def read_checkpoint(path: PathLike):
     """A checkpoint file -> ``(state dict on the CPU, metadata)``.
 
@@ -90,7 +110,7 @@ def read_checkpoint(path: PathLike):
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = safe_torch_load(path)
     except Exception as e:  # torch raises many types (pickle, zip, unpickler) for a bad file
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
@@ -265,8 +285,8 @@ def load_training_state(path: PathLike) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: resume file not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # see read_state_dict
+        state = safe_torch_load(path)
+    except Exception as e:  # see read_checkpoint
         raise CheckpointError(f"{path}: not a readable training state ({type(e).__name__})") from None
     needed = ("state_dict", "optimizer", "epoch", "best_score")
     if not isinstance(state, dict) or any(k not in state for k in needed):

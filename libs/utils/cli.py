@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Tuple
 
 __all__ = ["UsageError", "user_errors", "run_main", "parse_sets", "positive_int", "nonnegative_int", "positive_float"]
 
@@ -20,8 +20,11 @@ def user_errors() -> Tuple[type, ...]:
     from libs.utils.evaluation import EvaluationError
     from libs.utils.io import ImageReadError
 
+    # The OSErrors are about paths the user gave (an output folder that is a file, a folder
+    # without write permission); their message names the path.
     return (UsageError, DatasetError, DatasetConfigError, CheckpointError, ImageReadError, EvaluationError,
-            FlowNet2CheckpointError, FileNotFoundError)
+            FlowNet2CheckpointError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            PermissionError)
 
 
 def _one_line(message: str) -> str:

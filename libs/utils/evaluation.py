@@ -403,7 +403,8 @@ def results_to_csv(results: Dict[str, Dict]) -> str:
     return buf.getvalue()
 
 
-def write_reports(results: Dict[str, Dict], json_path: Optional[PathLike] = None, csv_path: Optional[PathLike] = None) -> None:
+def write_reports(results: Dict[str, Dict], json_path: Optional[PathLike] = None,
+                  csv_path: Optional[PathLike] = None) -> None:
     """Write the JSON and/or CSV report, each atomically (never a partial file)."""
     if json_path is not None:
         save_json(results, json_path)

@@ -32,6 +32,15 @@ __all__ = [
 PathLike = Union[str, os.PathLike]
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class ImageReadError(OSError):
     """An image or label file that is missing, unreadable or truncated."""
 
@@ -48,6 +57,8 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp)
     try:
+        with contextlib.suppress(OSError):  # mkstemp's file is private (0600): use open()'s default
+            os.chmod(tmp, 0o666 & ~_UMASK)
         yield tmp
         os.replace(tmp, path)
     except BaseException:
@@ -133,7 +144,8 @@ class BackgroundWriter:
 
     ``submit(fn, *args)`` queues a write (blocking when ``max_pending`` are queued, which
     bounds memory); ``close()`` waits for all of them and re-raises the first failure.
-    Use as a context manager.
+    Writes submitted with the same ``key`` (e.g. the target path) run in submission order,
+    so when a file is written twice the last write wins. Use as a context manager.
     """
 
     def __init__(self, workers: int = 2, max_pending: int = 64):
@@ -143,19 +155,26 @@ class BackgroundWriter:
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="writer")
         self._slots = threading.BoundedSemaphore(max_pending)
         self._futures = []
+        self._by_key = {}
         self.count = 0
 
-    def submit(self, fn, *args) -> None:
+    def submit(self, fn, *args, key=None) -> None:
+        if key is not None and key in self._by_key:
+            # The same file again: let the earlier write finish first, or it could land last.
+            self._by_key.pop(key).result()
         self._slots.acquire()
         future = self._pool.submit(fn, *args)
         future.add_done_callback(lambda _: self._slots.release())
         self._futures.append(future)
+        if key is not None:
+            self._by_key[key] = future
         self.count += 1
         if len(self._futures) > 256:  # surface errors early and keep the list short
             done = [f for f in self._futures if f.done()]
             for f in done:
                 f.result()
             self._futures = [f for f in self._futures if not f.done()]
+            self._by_key = {k: f for k, f in self._by_key.items() if not f.done()}
 
     def close(self) -> None:
         try:
@@ -164,6 +183,7 @@ class BackgroundWriter:
         finally:
             self._pool.shutdown(wait=True)
             self._futures = []
+            self._by_key = {}
 
     def __enter__(self):
         return self

@@ -22,7 +22,16 @@ from tqdm import tqdm
 from .checkpoint import save_model, save_training_state, unwrap_model
 from .distributed import DistributedContext, all_reduce_sum, barrier
 
-__all__ = ["FitConfig", "autocast_context", "fit", "build_adam", "wrap_for_training", "describe_metrics"]
+__all__ = [
+    "FitConfig",
+    "autocast_context",
+    "fit",
+    "build_adam",
+    "wrap_for_training",
+    "describe_metrics",
+    "to_channels_last",
+    "training_step",
+]
 
 
 @dataclass
@@ -36,6 +45,7 @@ class FitConfig:
     amp: bool = False
     max_iters: Optional[int] = None  # per epoch; for smoke tests and quick runs
     grad_clip: Optional[float] = None
+    best_name: Optional[str] = None  # file name of the best model; default <prefix>_best_model.pth
     checkpoint_extra: Optional[dict] = None  # stored beside the weights (FGPLG: its flow source)
 
 
@@ -46,6 +56,20 @@ def autocast_context(device: torch.device, enabled: bool):
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.float16)
     return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Put every 4-D parameter and buffer (Conv2d / ConvTranspose2d weights) in channels_last, in place.
+
+    ``model.to(memory_format=torch.channels_last)`` raises on the 5-D Conv3d weights of the
+    NER non-local blocks; those (and 1-D tensors) keep their layout here.
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+                if t.dim() == 4:
+                    t.data = t.data.contiguous(memory_format=torch.channels_last)
+    return model
 
 
 def build_adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -73,6 +97,34 @@ def _needs_grad_scaler(device, amp):
     return amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
 
 
+def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, train_step, batch, *, device: torch.device,
+                  amp: bool = False, scaler=None, grad_clip: Optional[float] = None) -> torch.Tensor:
+    """One optimisation step: ``train_step(model, batch)`` under autocast, backward, step.
+
+    Returns the (detached) loss computed before the update. ``scaler`` is a
+    ``torch.amp.GradScaler`` for fp16 autocast (None for fp32 and bf16). Raises
+    ``FloatingPointError`` on a non-finite loss, before touching the weights.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    with autocast_context(device, amp):
+        loss = train_step(model, batch)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the training loss is {loss.item()}")
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    else:
+        loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    return loss.detach()
+
+
 def _train_epoch(model, loader, optimizer, train_step, cfg, ctx, epoch, scaler):
     model.train()
     sampler = getattr(loader, "sampler", None)
@@ -85,23 +137,11 @@ def _train_epoch(model, loader, optimizer, train_step, cfg, ctx, epoch, scaler):
     for i, batch in enumerate(bar):
         if i >= total:
             break
-        optimizer.zero_grad(set_to_none=True)
-        with autocast_context(ctx.device, cfg.amp):
-            loss = train_step(model, batch)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"epoch {epoch + 1}, iteration {i + 1}: the training loss is {loss.item()}")
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        if cfg.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
+        try:
+            loss = training_step(model, optimizer, train_step, batch, device=ctx.device, amp=cfg.amp, scaler=scaler,
+                                 grad_clip=cfg.grad_clip)
+        except FloatingPointError as e:
+            raise FloatingPointError(f"epoch {epoch + 1}, iteration {i + 1}: {e}") from None
         loss_sum += loss.item()
         count += 1
         bar.set_postfix(loss=f"{loss_sum / count:.4f}")
@@ -135,7 +175,11 @@ def fit(
     best_score: float = -math.inf,
     log: Callable[[str], None] = print,
 ) -> Dict[str, float]:
-    """Train ``cfg.start_epoch .. cfg.epochs - 1``; returns ``{'best_score', 'best_epoch', ...}``.
+    """Train ``cfg.start_epoch .. cfg.epochs - 1``.
+
+    Returns ``{'best_score', 'best_epoch', 'best_path', 'history', **last val metrics}``;
+    ``history`` lists ``{'epoch', 'train_loss', 'val'}`` per epoch (the eval-first entry
+    has no train loss); val metrics exist on rank 0 only.
 
     ``train_step(model, batch)`` returns the loss to minimise; ``validate(model)`` returns
     metrics with at least ``S`` (higher is better) computed by :mod:`libs.utils.metrics`.
@@ -145,16 +189,18 @@ def fit(
         save_folder.mkdir(parents=True, exist_ok=True)
     say = log if ctx.is_main else (lambda *_: None)
     scaler = torch.amp.GradScaler("cuda") if _needs_grad_scaler(ctx.device, cfg.amp) else None
-    best_path = save_folder / f"{cfg.prefix}_best_model.pth"
+    best_path = save_folder / (cfg.best_name or f"{cfg.prefix}_best_model.pth")
     best_epoch = None
-    last = {}
+    last, history = {}, []
     if cfg.eval_first:
         last = _validate(model, validate, ctx)
+        history.append({"epoch": cfg.start_epoch, "val": last})
         say(f"[eval-first] val {describe_metrics(last)}")
     for epoch in range(cfg.start_epoch, cfg.epochs):
         start = time.time()
         train_loss = _train_epoch(model, train_loader, optimizer, train_step, cfg, ctx, epoch, scaler)
         last = _validate(model, validate, ctx)
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val": last})
         if ctx.is_main:
             improved = last["S"] > best_score
             if improved:
@@ -168,4 +214,5 @@ def fit(
             say(f"epoch {epoch + 1}/{cfg.epochs}: train loss={train_loss:.4f} val {describe_metrics(last)}"
                 f"{' (best)' if improved else ''} [{time.time() - start:.0f}s]")
         barrier()
-    return {"best_score": best_score, "best_epoch": best_epoch, "best_path": str(best_path), **(last or {})}
+    return {"best_score": best_score, "best_epoch": best_epoch, "best_path": str(best_path), "history": history,
+            **(last or {})}
