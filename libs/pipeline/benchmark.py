@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-__all__ = ["build_parser", "main", "run_benchmark", "format_markdown", "benchmark_weights"]
+__all__ = ["build_parser", "main", "run_benchmark", "format_markdown"]
 
 TARGET_SPEEDUP = 1.2  # the issue's CPU target: ours >= 1.2x the published order's throughput ...
 TARGET_TOLERANCE = 1e-4  # ... with outputs equal within 1e-4
@@ -144,36 +144,6 @@ def machine_info(device) -> Dict[str, object]:
     except OSError:
         pass
     return info
-
-
-def benchmark_weights(model, seed: int = 0):
-    """Overwrite ``model``'s floating-point state with variance-preserving random values, in place.
-
-    Conv weights ``(O, I, k...)`` ~ N(0, 1/(I*prod(k))); BatchNorm running_var ~ U(0.75, 1.25),
-    running_mean ~ N(0, 0.1), weight ~ N(1, 0.1); biases ~ N(0, 0.1). Activations then keep
-    their scale through the network (the fresh-training initialisation does not: its
-    logits reach the thousands), so output differences are meaningful.
-    """
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in sorted(model.state_dict().items()):
-            if not t.is_floating_point():
-                continue
-            leaf = name.rsplit(".", 1)[-1]
-            if leaf == "running_var":
-                v = torch.rand(t.shape, generator=g) * 0.5 + 0.75
-            elif leaf == "running_mean":
-                v = torch.randn(t.shape, generator=g) * 0.1
-            elif t.dim() >= 2:
-                v = torch.randn(t.shape, generator=g) * t[0].numel() ** -0.5
-            elif leaf == "weight":
-                v = torch.randn(t.shape, generator=g) * 0.1 + 1.0
-            else:
-                v = torch.randn(t.shape, generator=g) * 0.1
-            t.copy_(v)
-    return model
 
 
 def calibrate_head(model, clip, std: float = HEAD_STD) -> None:
@@ -553,6 +523,7 @@ def run_benchmark(args, log=print) -> Dict[str, object]:
     from libs.utils.checkpoint import load_checkpoint
     from libs.utils.cli import UsageError
     from libs.utils.distributed import resolve_device
+    from libs.utils.reference_weights import fill_reference_weights
 
     for name in ("size", "clip_len", "batch", "iters", "e2e_clips"):
         if getattr(args, name) < 1:
@@ -576,7 +547,7 @@ def run_benchmark(args, log=print) -> Dict[str, object]:
         log(load_checkpoint(model, args.checkpoint, strict=True).summary())
         weights = f"checkpoint {args.checkpoint}"
     else:
-        benchmark_weights(model, args.seed)
+        fill_reference_weights(model, args.seed)
         weights = f"random (variance-preserving, seed {args.seed}"
         if args.logit_std > 0:
             calibrate_head(model, clip_cpu, args.logit_std)
