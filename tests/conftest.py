@@ -1,9 +1,10 @@
-"""Shared pytest fixtures: reference data paths and manifest access."""
+"""Shared pytest fixtures: reference data paths, manifest access, a one-thread torch."""
 import json
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = Path(__file__).resolve().parent / "fixtures" / "reference"
@@ -29,3 +30,13 @@ def manifest():
 @pytest.fixture(scope="session")
 def repo_root():
     return ROOT
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test with one torch thread: on CI's 2 shared cores, spinning OpenMP threads of
+    several processes (scripts run as subprocesses, loader workers) slow everything down."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -84,14 +84,6 @@ def no_temp_files(root):
     return not [p for p in root.rglob("*") if p.name.endswith(".tmp")]
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):

@@ -23,14 +23,6 @@ from libs.utils.training import FitConfig, fit
 LR = "1e-3"  # large enough that a wrongly restored Adam state moves weights far beyond the tolerance
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def one_clip_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume") / "toy"

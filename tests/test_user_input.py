@@ -45,15 +45,6 @@ def _inference_main():
     return importlib.import_module("inference").main
 
 
-@pytest.fixture
-def one_thread():
-    # 2 shared cores: torch's spinning OpenMP threads slow everything down when oversubscribed.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def video_checkpoint(tmp_path_factory):
     torch.manual_seed(0)
