@@ -5,17 +5,12 @@
     python benchmark.py --device cuda --amp --compile      # GPU: also autocast and torch.compile
     python benchmark.py --size 64 --iters 1 --warmup 0 --skip-e2e --skip-train   # CI-sized: seconds
 
-All the work (and the description of every variant and measurement) is in
-:mod:`libs.pipeline.benchmark`.
+All the work (and the description of every variant and measurement) is in the package
+:mod:`libs.benchmark`; figures and the machines they were measured on are in docs/speed.md.
 """
 import sys
 
-
-def main(argv=None) -> int:
-    from libs.pipeline.benchmark import main as run
-
-    return run(argv)
-
+from libs.benchmark.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,15 +2,16 @@
 
 Usage:
     python evaluate.py --dataset DAVIS2016 --split val --results-folder results
-        [--data data] [--dataset-config config/datasets.yaml]
-    python evaluate.py --pred PRED_DIR --gt GT_DIR
+        [--data data] [--dataset-config config/datasets.yaml] [--protocol davsod]
+    python evaluate.py --pred PRED_DIR --gt GT_DIR [--gt-subdir NAME] [--protocol davsod]
 
 Predictions of a split are read from ``<results-folder>/<DATASET>/<video>/<frame>.png``; only
-frames with a GT file are evaluated. Every metric is first averaged over the frames of each
-video (maxF/maxE: the best threshold of the video's frame-mean curve); the "overall" row is
-the mean over videos of those per-video numbers; the "pooled" row treats all frames of the
-split as one set. All the work is done by :mod:`libs.utils.evaluation` and
-:mod:`libs.utils.metrics`.
+frames with a GT file are evaluated. ``--gt`` may be a flat folder, a folder of ``<video>/``
+GT folders, or a benchmark release with ``<video>/ground-truth/`` (``GT_object_level``,
+``GT``) subfolders. Under ``--protocol per-video`` (default) every metric is averaged over
+the frames of each video, "overall" is the mean over videos, "pooled" treats all frames as
+one set; ``--protocol davsod`` is the DAVSOD toolbox's (EvaluateTool/main.m). See
+docs/evaluation.md. All the work is done by :mod:`libs.pipeline.evaluation`.
 """
 from __future__ import annotations
 
@@ -19,16 +20,20 @@ import logging
 import sys
 
 AVERAGING = (
-    "Averaging: each metric is averaged over the frames of a video (maxF/maxE = best threshold "
-    "of that video's frame-mean F/E curve); 'overall' = mean over videos of the per-video "
-    "numbers; 'pooled' = all frames of all videos as one set. MAE/F/S/E/wF are pysodmetrics' "
-    "(GT foreground = GT > 128); J and F_boundary (DAVIS, boundary tolerance 0.008 of the "
-    "diagonal) binarise the map at >= 128 of 255."
+    "Averaging (--protocol per-video): each metric is averaged over the frames of a video "
+    "(maxF/maxE = best threshold of that video's frame-mean F/E curve); 'overall' = mean over "
+    "videos of the per-video numbers; 'pooled' = all frames of all videos as one set. "
+    "--protocol davsod (DAVSOD toolbox, EvaluateTool/main.m): first and last GT frame of each "
+    "video skipped, other-size maps resized with MATLAB-style bicubic imresize, 'overall' = mean "
+    "over videos with maxF/meanF = max/mean of the mean of the videos' F curves; no 'pooled'. "
+    "MAE/F/S/E/wF are pysodmetrics' (GT foreground = GT > 128); J and F_boundary (DAVIS, boundary "
+    "tolerance 0.008 of the diagonal) binarise the map at >= 128 of 255, and J/F mean, recall, "
+    "decay and J&F are davis2017-evaluation's. Details: docs/evaluation.md."
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from libs.utils.evaluation import default_num_workers
+    from libs.pipeline.evaluation import DEFAULT_PROTOCOL, PROTOCOLS, default_num_workers
 
     parser = argparse.ArgumentParser(
         prog="evaluate.py",
@@ -36,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=AVERAGING,
     )
     split = parser.add_argument_group("dataset split (predictions at RESULTS/NAME/<video>/<frame>.png)")
-    split.add_argument("--data", default="data", metavar="DIR", help="data root holding <NAME>/ (default: data)")
+    split.add_argument("--data", default="data/datasets", metavar="DIR",
+                       help="data root holding <NAME>/ (default: %(default)s)")
     split.add_argument(
         "--dataset-config", default="config/datasets.yaml", metavar="YAML",
         help="dataset config (default: config/datasets.yaml)",
@@ -49,10 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--pred", metavar="DIR",
         help="predictions: flat folder of <stem>.png, or <video>/<stem>.png subfolders",
     )
-    folders.add_argument("--gt", metavar="DIR", help="ground truth, laid out like --pred")
+    folders.add_argument(
+        "--gt", metavar="DIR",
+        help="ground truth, laid out like --pred, or a benchmark release <video>/<GT subfolder>/<frame>",
+    )
     folders.add_argument("--gt-ext", default=".png", metavar="EXT", help="GT file extension (default: .png)")
-    parser.add_argument("--json", metavar="FILE", help="write {overall, pooled, videos} as JSON")
-    parser.add_argument("--csv", metavar="FILE", help="write one row per video plus 'overall' and 'pooled'")
+    folders.add_argument(
+        "--gt-subdir", metavar="NAME",
+        help="GT subfolder of each video of a release (default: detect ground-truth, GT_object_level or GT)",
+    )
+    parser.add_argument(
+        "--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL,
+        help="per-video (default) or davsod (the DAVSOD toolbox's EvaluateTool/main.m); see the note below",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write {protocol, overall, [pooled,] videos} as JSON")
+    parser.add_argument("--csv", metavar="FILE", help="write one row per video plus 'overall' (and 'pooled')")
     parser.add_argument(
         "--allow-missing", action="store_true",
         help="count a missing prediction as an all-zero map (default: a missing prediction is an error)",
@@ -75,6 +92,8 @@ def _check_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
             parser.error("--pred and --gt go together")
         if args.dataset is not None or args.results_folder is not None:
             parser.error("give either --pred/--gt or --dataset/--split/--results-folder, not both")
+    elif args.gt_subdir is not None:
+        parser.error("--gt-subdir goes with --pred/--gt (a dataset config names its label folder)")
     else:
         missing = [f for f, v in (("--dataset", args.dataset), ("--split", args.split),
                                   ("--results-folder", args.results_folder)) if v is None]
@@ -93,7 +112,7 @@ def main(argv=None) -> int:
         return int(e.code or 0)
 
     from libs.datasets.config import DatasetConfigError
-    from libs.utils.evaluation import (
+    from libs.pipeline.evaluation import (
         EvaluationError, evaluate_folders, evaluate_split, format_table, write_reports,
     )
     from libs.utils.io import ImageReadError
@@ -101,10 +120,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
     videos = [v for v in args.videos.split(",") if v] if args.videos else None
     common = dict(videos=videos, allow_missing=args.allow_missing, num_workers=args.num_workers,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, protocol=args.protocol)
     try:
         if args.pred is not None:
-            results = evaluate_folders(args.pred, args.gt, gt_ext=args.gt_ext, **common)
+            results = evaluate_folders(args.pred, args.gt, gt_ext=args.gt_ext, gt_subdir=args.gt_subdir, **common)
         else:
             results = evaluate_split(args.data, args.dataset_config, args.dataset, args.split,
                                      args.results_folder, **common)

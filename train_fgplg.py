@@ -1,7 +1,7 @@
 """Train the flow-guided pseudo-label generator (FGPLG).
 
     python train_fgplg.py --data ./data --checkpoint ./models/image_pretrained_model.pth \
-        --flownet-checkpoint ./models/FlowNet2_checkpoint.pth.tar --label_interval 5 --frame_between_label_num 1
+        --flownet-checkpoint ./models/FlowNet2_checkpoint.pth.tar --label_interval 5
     python train_fgplg.py ... --flow opencv          # no FlowNet2 weights needed
 
 All the work is in :mod:`libs.pipeline.fgplg_training`.

@@ -1,9 +1,18 @@
-"""Time and memory of FlowNet2's correlation op and of a full FlowNet2 forward pass.
+"""Time and memory of FlowNet2's three ops, per path, and of a full FlowNet2 forward pass.
 
     python -m flownet2.benchmark                     # CPU, 448x448, batch 1
-    python -m flownet2.benchmark --device cuda       # both op paths on the GPU
+    python -m flownet2.benchmark --device cuda       # pure and compiled ops on the GPU
+    python -m flownet2.benchmark --device cpu --ops-only --json ops_cpu.json
 
-Prints a Markdown table. CPU memory is the peak increase of the process's resident set
+Each op is timed at the size FlowNet2 runs it for a --size input: correlation on the
+(B, 256, size/8, size/8) conv3 features, resample2d warping a (B, 3, size, size) frame by
+a (B, 2, size, size) flow, channelnorm on a (B, 2, size, size) flow. Paths: 'pure' and
+'compiled' (the extension for the device: flownet2_ops_cpu or flownet2_ops_cuda, built
+on first use, with a line on stderr) unless --paths says otherwise.
+
+Prints a Markdown table. GPU time is the mean over --iters calls (CUDA events); CPU time
+is the fastest of --iters calls (wall clock), the estimate least disturbed by other jobs
+on a shared machine. CPU memory is the peak increase of the process's resident set
 (sampled every 0.5 ms from /proc/self/statm, falling back to ru_maxrss), so it is
 approximate; GPU memory is ``torch.cuda.max_memory_allocated`` above the memory already
 allocated before the call. Weights are random (no checkpoint is needed to time).
@@ -11,7 +20,9 @@ allocated before the call. Weights are random (no checkpoint is needed to time).
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import resource
 import threading
 import time
@@ -19,7 +30,7 @@ import time
 import torch
 
 from .model import FlowNet2
-from .ops import correlation, cuda_ops_available
+from .ops import channelnorm, compiled_ops_available, correlation, resample2d
 
 NAIVE_DISPLACEMENTS = 441
 CONV3_CHANNELS = 256
@@ -35,6 +46,11 @@ def build_parser():
                    help="'auto' = cuda when available, else cpu (default: auto)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own choice)")
+    p.add_argument("--paths", default="pure,compiled",
+                   help="comma-separated op paths to time: pure, compiled, auto (default: "
+                        "pure,compiled; compiled is left out, with a note, where it cannot be built)")
+    p.add_argument("--ops-only", action="store_true", help="skip the FlowNet2 forward pass")
+    p.add_argument("--json", metavar="FILE", help="also write the rows and the machine as JSON")
     return p
 
 
@@ -75,7 +91,7 @@ class _RssPeak:
 
 
 def _measure(fn, device, iters, warmup):
-    """(milliseconds per call, peak extra bytes) of fn()."""
+    """(milliseconds per call, peak extra bytes) of fn(): the mean on a GPU, the minimum on a CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats(device)
@@ -92,11 +108,13 @@ def _measure(fn, device, iters, warmup):
     with _RssPeak() as mem:
         for _ in range(warmup):
             fn()
-        t0 = time.perf_counter()
+        times = []
         for _ in range(iters):
+            t0 = time.perf_counter()
             fn()
-        ms = (time.perf_counter() - t0) * 1000 / iters
-    return ms, mem.delta
+            times.append((time.perf_counter() - t0) * 1000)
+    # The fastest call: on a shared machine the others measure the neighbours' load.
+    return min(times), mem.delta
 
 
 def naive_correlation_bytes(size, batch, bytes_per_value=4):
@@ -105,53 +123,117 @@ def naive_correlation_bytes(size, batch, bytes_per_value=4):
     return batch * NAIVE_DISPLACEMENTS * CONV3_CHANNELS * side * side * bytes_per_value
 
 
+def _op_workloads(args, device):
+    """(name, callable(path)) of each op at the size FlowNet2 runs it for --size."""
+    g = torch.Generator().manual_seed(0)
+    side, b, n = args.size // 8, args.batch, args.size
+    feats = [torch.randn(b, CONV3_CHANNELS, side, side, generator=g).to(device) for _ in range(2)]
+    frame = torch.rand(b, 3, n, n, generator=g).to(device)
+    flow = (torch.randn(b, 2, n, n, generator=g) * 5).to(device)
+
+    def fwd(fn, *xs):
+        def call(path):
+            with torch.no_grad():
+                fn(*xs, backend=path)
+        return call
+
+    def fwd_bwd(fn, *xs):
+        def call(path):
+            leaves = [x.detach().requires_grad_() for x in xs]
+            fn(*leaves, backend=path).sum().backward()
+        return call
+
+    return [(f"correlation fwd, ({b}, 256, {side}, {side})", fwd(correlation, *feats)),
+            ("correlation fwd+bwd", fwd_bwd(correlation, *feats)),
+            (f"resample2d fwd, ({b}, 3, {n}, {n})", fwd(resample2d, frame, flow)),
+            ("resample2d fwd+bwd", fwd_bwd(resample2d, frame, flow)),
+            (f"channelnorm fwd, ({b}, 2, {n}, {n})", fwd(channelnorm, flow)),
+            ("channelnorm fwd+bwd", fwd_bwd(channelnorm, flow))]
+
+
+def _paths(args, device):
+    paths, notes = [], []
+    for path in (p.strip() for p in args.paths.split(",") if p.strip()):
+        if path not in ("pure", "compiled", "auto"):
+            raise SystemExit(f"--paths: unknown path {path!r} (expected pure, compiled, auto)")
+        if path == "compiled" and not compiled_ops_available(device.type):
+            notes.append(f"compiled {device.type} ops unavailable here: not timed")
+            continue
+        paths.append(path)
+    return paths, notes
+
+
 def run(args):
-    """Rows of (benchmark, device, path, ms per call, peak MiB)."""
+    """Rows of (benchmark, device, path, ms per call, peak MiB), and notes."""
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    paths = ["pure"]
-    if device.type == "cuda" and cuda_ops_available():
-        paths.append("cuda")
-    side = args.size // 8  # FlowNetC correlates its stride-8 conv3 features
-    g = torch.Generator().manual_seed(0)
-    feats = [torch.randn(args.batch, CONV3_CHANNELS, side, side, generator=g).to(device)
-             for _ in range(2)]
+    paths, notes = _paths(args, device)
+    rows = []
+    for name, fn in _op_workloads(args, device):
+        for path in paths:
+            ms, peak = _measure(lambda: fn(path), device, args.iters, args.warmup)
+            rows.append((name, str(device), path, ms, peak / 2**20))
+    if args.ops_only:
+        return rows, notes
+    g = torch.Generator().manual_seed(1)
     frames = torch.rand(args.batch, 3, 2, args.size, args.size, generator=g).to(device)
     net = FlowNet2(rgb_max=1.0).to(device).freeze()
-    rows = []
-    for path in paths:
-        def corr_fwd(path=path):
-            with torch.no_grad():
-                correlation(*feats, backend=path)
+    name = f"FlowNet2 fwd, {args.batch}x{args.size}x{args.size}"
+    for path, (ms, peak) in _flownet2_times(net, frames, paths, device, args).items():
+        rows.append((name, str(device), path, ms, peak / 2**20))
+    return rows, notes
 
-        def corr_fwd_bwd(path=path):
-            a, b = (f.detach().requires_grad_() for f in feats)
-            correlation(a, b, backend=path).sum().backward()
 
-        def flownet2_fwd():
-            with torch.no_grad():
-                net(frames)
-
+def _flownet2_times(net, frames, paths, device, args):
+    """{path: (ms, peak bytes)} of FlowNet2's forward; on a CPU the paths take turns, call by
+    call, so a change in the machine's load hits them alike."""
+    def forward(path):
         previous = os.environ.get("FLOWNET2_OPS_BACKEND")
         os.environ["FLOWNET2_OPS_BACKEND"] = path  # FlowNet2's ops read it at call time
         try:
-            for name, fn in ((f"correlation fwd, ({args.batch}, 256, {side}, {side})", corr_fwd),
-                             ("correlation fwd+bwd", corr_fwd_bwd),
-                             (f"FlowNet2 fwd, {args.batch}x{args.size}x{args.size}", flownet2_fwd)):
-                ms, peak = _measure(fn, device, args.iters, args.warmup)
-                rows.append((name, str(device), path, ms, peak / 2**20))
+            with torch.no_grad():
+                net(frames)
         finally:
             if previous is None:
                 os.environ.pop("FLOWNET2_OPS_BACKEND", None)
             else:
                 os.environ["FLOWNET2_OPS_BACKEND"] = previous
-    return rows
+
+    if device.type == "cuda":
+        return {path: _measure(lambda: forward(path), device, args.iters, args.warmup) for path in paths}
+    times, peaks = {p: [] for p in paths}, {}
+    for path in paths:
+        with _RssPeak() as mem:
+            for _ in range(max(args.warmup, 1)):
+                forward(path)
+        peaks[path] = mem.delta
+    for _ in range(args.iters):
+        for path in paths:
+            t0 = time.perf_counter()
+            forward(path)
+            times[path].append((time.perf_counter() - t0) * 1000)
+    return {path: (min(times[path]), peaks[path]) for path in paths}
 
 
-def format_table(rows, args):
+def machine(device):
+    """Where the figures were taken (they depend on it)."""
+    info = {"cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
+            "torch": torch.__version__}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def format_table(rows, args, notes=()):
     lines = ["| benchmark | device | ops path | time / call (ms) | peak extra memory (MiB) |",
              "|---|---|---|---:|---:|"]
     lines += [f"| {n} | {d} | {p} | {ms:.1f} | {mib:.0f} |" for n, d, p, ms, mib in rows]
@@ -159,13 +241,21 @@ def format_table(rows, args):
     lines.append("")
     lines.append(f"A naive correlation holding a ({args.batch}, 441, 256, {args.size // 8}, "
                  f"{args.size // 8}) float32 tensor would need {naive:.2f} GiB for its products alone.")
+    lines += [f"Note: {n}" for n in notes]
     return "\n".join(lines)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    rows = run(args)
-    print(format_table(rows, args))
+    rows, notes = run(args)
+    print(format_table(rows, args, notes))
+    if args.json:
+        report = {"machine": machine(torch.device(args.device)), "settings": vars(args), "notes": notes,
+                  "rows": [dict(zip(("benchmark", "device", "path", "ms", "peak_mib"), r)) for r in rows]}
+        tmp = f"{args.json}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=1)
+        os.replace(tmp, args.json)
     return rows
 
 

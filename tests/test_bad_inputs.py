@@ -6,6 +6,7 @@ the command line, without paying the interpreter and torch start-up); a few run 
 subprocesses to check the exit status and stderr end to end. Settings are tiny and most
 errors happen before any model is built.
 """
+import collections
 import importlib
 import os
 import re
@@ -25,13 +26,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # tqdm progress lines ("name:  33%|███▎ | 1/3 [00:00<...]") may precede an error found mid-run.
 PROGRESS = re.compile(r"\d+%\||\d+/\d+ \[|\d+it \[")
 TINY = ["--size", "32", "-j", "0", "--device", "cpu"]
-TRAIN_TINY = TINY + ["--epochs", "1", "--max-iters", "1", "--val-max-items", "1", "--backup-epochs", "0"]
+TRAIN_TINY = TINY + ["--epochs", "0", "--max-iters", "1", "--val-max-items", "1", "--backup-epochs", "0"]
 
 
-# ----------------------------------------------------------------------------- helpers
-class Result:
-    def __init__(self, rc, out, err):
-        self.rc, self.out, self.err = rc, out, err
+Result = collections.namedtuple("Result", "rc out err")
 
 
 def run_inprocess(script, argv, capsys):
@@ -46,7 +44,7 @@ def run_inprocess(script, argv, capsys):
 
 
 def run_subprocess(script, argv):
-    env = dict(os.environ, OMP_NUM_THREADS="1")  # see test_pipeline_e2e.run_script
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # spinning OpenMP threads of several processes on 2 cores
     p = subprocess.run([sys.executable, script, *argv], cwd=REPO, env=env, capture_output=True, text=True,
                        timeout=300)
     return Result(p.returncode, p.stdout, p.stderr)
@@ -84,7 +82,10 @@ def no_temp_files(root):
     return not [p for p in root.rglob("*") if p.name.endswith(".tmp")]
 
 
-# ----------------------------------------------------------------------------- fixtures
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     """Small toy data (every frame labelled): train video_00, video_01; val video_02; test video_03."""
@@ -113,7 +114,7 @@ def checkpoints(tmp_path_factory):
     folder = tmp_path_factory.mktemp("checkpoints")
     torch.manual_seed(0)
     save_model(VideoModel(), folder / "video.pth")
-    save_model(FGPLG(flow="opencv"), folder / "fgplg.pth", extra={"flow": "opencv"})
+    save_model(FGPLG(flow="opencv"), folder / "fgplg.pth")
     (folder / "garbage.pth").write_bytes(os.urandom(4096))
     yield folder
     for checkpoint in folder.glob("*.pth"):  # ~400 MB that pytest would keep for a few runs
@@ -238,7 +239,7 @@ def test_label_size_differs_from_frame(script, data, out, checkpoints, capsys):
 def test_video_without_labels_where_labels_are_needed(script, data, out, checkpoints, capsys):
     shutil.rmtree(data / "TOY_VIDEO" / "Annotations" / "video_00")
     result = run_inprocess(script, argv_for(script, data, out, checkpoints), capsys)
-    expect_error(result, script, data / "TOY_VIDEO" / "JPEGImages" / "video_00")
+    expect_error(result, script, data / "TOY_VIDEO" / "Annotations" / "video_00")
     assert_no_outputs(out)
 
 
@@ -251,7 +252,7 @@ def test_inference_needs_no_labels(data, out, checkpoints, one_thread, capsys):
     assert len(list((out / "TOY_VIDEO" / "video_03").glob("*.png"))) == 11
     # ...but without --all-frames there is no annotated frame to run on, which is said clearly.
     result = run_inprocess("inference.py", inference_argv(data, out / "again", checkpoints / "video.pth"), capsys)
-    expect_error(result, "inference.py", data / "TOY_VIDEO" / "JPEGImages" / "video_03")
+    expect_error(result, "inference.py", data / "TOY_VIDEO" / "Annotations" / "video_03")
     assert_no_outputs(out / "again")
 
 
@@ -312,11 +313,6 @@ def test_flownet2_without_its_checkpoint(pristine, out, tmp_path, checkpoints, c
 
 
 # ------------------------------------------------------------------ unreadable images
-def _truncate(path):
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
 @pytest.mark.slow
 def test_truncated_frame_found_mid_run_by_a_loader_worker_subprocess(data, out, checkpoints):
     bad = data / "TOY_VIDEO" / "JPEGImages" / "video_03" / "00006.jpg"  # in the second clip
@@ -364,18 +360,20 @@ def test_label_interval_zero(script, pristine, out, checkpoints, capsys):
 
 @pytest.mark.parametrize("script", TRAINING_SCRIPTS)
 @pytest.mark.parametrize("m", ["3", "4"])
-def test_frame_between_label_num_not_below_label_interval(script, m, pristine, out, checkpoints, capsys):
+def test_frame_between_label_num_refused_or_not_below_the_limit(script, m, pristine, out, checkpoints, capsys):
+    # generate_pseudo_labels.py: m < l x d = 3 x 1; train_fgplg.py and train.py do not take m at all.
     argv = argv_for(script, pristine, out, checkpoints, "--label_interval", "3", "--frame_between_label_num", m)
     expect_error(run_inprocess(script, argv, capsys), script, "--frame_between_label_num")
     assert_no_outputs(out)
 
 
 def test_pseudo_label_folder_without_generated_labels(pristine, out, tmp_path, capsys):
-    empty = tmp_path / "pseudo"
-    empty.mkdir()
-    argv = train_argv(pristine, out, "--pseudo-label-folder", str(empty), "--label_interval", "5",
-                      "--frame_between_label_num", "1")
-    expect_error(run_inprocess("train.py", argv, capsys), "train.py", empty / "1_5")
+    root = tmp_path / "pseudo"
+    root.mkdir()
+    argv = train_argv(pristine, out, "--pseudo-label-folder", str(root / "1_5"))
+    expect_error(run_inprocess("train.py", argv, capsys), "train.py", root / "1_5", "--pseudo-label-folder")
+    (root / "1_5").mkdir()
+    expect_error(run_inprocess("train.py", argv, capsys), "train.py", root / "1_5" / "TOY_VIDEO")
     assert_no_outputs(out)
 
 

@@ -15,18 +15,12 @@ from libs.datasets import (
     DatasetConfigError,
     DatasetError,
     ImageDataset,
-    TripletDataset,
     VideoClipDataset,
     VideoFrameDataset,
-    check_sampling_args,
     clip_indices,
     denormalize,
     eval_transform,
-    kept_label_positions,
     load_dataset_config,
-    pseudo_label_path,
-    pseudo_label_positions,
-    triplet_positions,
 )
 from libs.utils.io import ImageReadError
 
@@ -116,34 +110,6 @@ def test_clips_cover_every_frame(training):
             assert all(c == list(range(c[0], c[0] + clip_len)) for c in clips if n >= clip_len)
 
 
-def test_label_interval_and_pseudo_positions():
-    assert kept_label_positions(11, 1) == list(range(11))
-    assert kept_label_positions(11, 5) == [0, 5, 10]
-    assert kept_label_positions(12, 5) == [0, 5, 10]
-    assert pseudo_label_positions(11, 5, 0) == []
-    assert pseudo_label_positions(11, 5, 1) == [2, 7]
-    assert pseudo_label_positions(11, 5, 2) == [1, 3, 6, 8]
-    assert pseudo_label_positions(13, 5, 4) == [1, 2, 3, 4, 6, 7, 8, 9]  # nothing after the last kept label
-    assert pseudo_label_positions(5, 5, 1) == []
-    assert triplet_positions(11, 5, 2) == [(0, 1, 5), (0, 3, 5), (5, 6, 10), (5, 8, 10)]
-
-
-@pytest.mark.parametrize(
-    "kwargs, flag",
-    [
-        (dict(label_interval=0), "--label_interval"),
-        (dict(clip_len=0), "--clip_len"),
-        (dict(label_interval=3, frame_between_label_num=3), "--frame_between_label_num"),
-        (dict(frame_between_label_num=-1), "--frame_between_label_num"),
-        (dict(label_interval=2.0), "--label_interval"),
-    ],
-)
-def test_bad_sampling_args_name_the_flag(kwargs, flag):
-    with pytest.raises(DatasetError) as err:
-        check_sampling_args(**kwargs)
-    assert flag in one_line(err)
-
-
 # -------------------------------------------------------------------- video datasets
 def test_only_labelled_frames_unless_all_frames(tmp_path):
     config = make_videos(tmp_path, {"v": 10}, labelled=lambda i: i % 2 == 0)
@@ -182,45 +148,43 @@ def test_short_video_clip_repeats_last_frame(tmp_path):
     assert [one[i]["frames"] for i in range(len(one))] == [stems([0]), stems([1])]
 
 
-def test_label_interval_without_pseudo_labels(tmp_path):
-    config = make_videos(tmp_path, {"v": 9})
-    ds = VideoClipDataset(tmp_path, config, [("VID", "train")], clip_len=3, label_interval=4)
-    assert [ds.clip_info(i)[2] for i in range(len(ds))] == [stems([0, 4, 8])]
-
-
-def _write_pseudo(folder, m, l, video, idx):
-    for i in idx:
-        _write_label(pseudo_label_path(folder, m, l, "VID", video, f"{i:05d}"), PSEUDO_VALUE)
-
-
-def test_pseudo_label_folder_switches_labels(tmp_path):
+def test_pseudo_label_folder_replaces_the_gt(tmp_path):
     config = make_videos(tmp_path / "data", {"v": 9})
-    pseudo = tmp_path / "pseudo"
-    _write_pseudo(pseudo, 1, 4, "v", [2, 6])
-    ds = VideoClipDataset(tmp_path / "data", config, [("VID", "train")], clip_len=5, label_interval=4,
-                          frame_between_label_num=1, pseudo_label_folder=pseudo)
-    assert len(ds) == 1
+    for path in (tmp_path / "data" / "VID" / "Annotations" / "v").iterdir():
+        path.write_bytes(b"the dataset's own GT must not be read")
+    folder = tmp_path / "pseudo" / "1_4"
+    for i in (0, 4, 8):  # kept GT copies
+        _write_label(folder / "VID" / "v" / f"{i:05d}.png", 5 * i)
+    for i in (2, 6):
+        _write_label(folder / "VID" / "v" / f"{i:05d}.png", PSEUDO_VALUE)
+    ds = VideoClipDataset(tmp_path / "data", config, [("VID", "train")], clip_len=5, label_folder=folder)
+    assert len(ds) == 1 and ds.validate() == 5
     sample = ds[0]
     assert sample["frames"] == stems([0, 2, 4, 6, 8]) and frame_codes(sample["images"]) == [0, 2, 4, 6, 8]
     assert label_codes(sample["labels"]) == [0, "P", 4, "P", 8]
-    assert sample["pseudo"].tolist() == [False, True, False, True, False]
-    frames = VideoFrameDataset(tmp_path / "data", config, [("VID", "train")], label_interval=4,
-                               frame_between_label_num=1, pseudo_label_folder=pseudo)
-    assert [frames[k]["pseudo"] for k in range(len(frames))] == [False, True, False, True, False]
+    frames = VideoFrameDataset(tmp_path / "data", config, [("VID", "train")], label_folder=folder)
+    assert [frames[k]["frame"] for k in range(len(frames))] == stems([0, 2, 4, 6, 8])
 
 
-def test_missing_pseudo_label_file_is_named(tmp_path):
+def test_pseudo_label_folder_errors_name_the_folder(tmp_path):
     config = make_videos(tmp_path / "data", {"v": 9})
-    pseudo = tmp_path / "pseudo"
-    _write_pseudo(pseudo, 1, 4, "v", [2])
-    with pytest.raises(DatasetError) as err:
-        VideoClipDataset(tmp_path / "data", config, [("VID", "train")], label_interval=4,
-                         frame_between_label_num=1, pseudo_label_folder=pseudo)
-    assert str(pseudo / "1_4" / "VID" / "v" / "00006.png") in one_line(err)
-    with pytest.raises(DatasetError) as err:  # generated for another (m, l)
-        VideoClipDataset(tmp_path / "data", config, [("VID", "train")], label_interval=2,
-                         frame_between_label_num=1, pseudo_label_folder=pseudo)
-    assert str(pseudo / "1_2") in one_line(err)
+    folder = tmp_path / "pseudo" / "1_4"
+    with pytest.raises(DatasetError) as err:  # not generated yet
+        VideoClipDataset(tmp_path / "data", config, [("VID", "train")], label_folder=folder)
+    assert str(folder) in one_line(err) and "--pseudo-label-folder" in one_line(err)
+    (folder / "VID" / "v").mkdir(parents=True)
+    with pytest.raises(DatasetError) as err:  # a video without labels in the folder
+        VideoClipDataset(tmp_path / "data", config, [("VID", "train")], label_folder=folder)
+    assert str(folder / "VID" / "v") in one_line(err)
+    _write_label(folder / "VID" / "v" / "00042.png", 0)
+    with pytest.raises(DatasetError) as err:  # a label whose frame does not exist
+        VideoClipDataset(tmp_path / "data", config, [("VID", "train")], label_folder=folder)
+    assert "00042.png" in one_line(err) and "without a frame" in one_line(err)
+    with pytest.raises(DatasetError) as err:  # the root instead of <root>/<m>_<l>
+        (folder / "pseudo_labels.json").write_text('{"label_interval": 4, "frame_between_label_num": 1, '
+                                                   '"datasets": {}, "complete": true}')
+        VideoClipDataset(tmp_path / "data", config, [("VID", "train")], label_folder=folder.parent)
+    assert "1_4" in one_line(err)
 
 
 def test_random_reverse_reverses_images_and_labels_together(tmp_path):
@@ -245,32 +209,6 @@ def test_dataloader_batches_clips(tmp_path):
     assert batch["sizes"].shape == (2, 3, 2) and batch["video"] == ["a", "a"]
     assert batch["frames"][1] == ("00001", "00003")
     assert batch["reversed"].tolist() == [False, False]
-
-
-def test_triplets(tmp_path):
-    config = make_videos(tmp_path, {"v": 11, "short": 3})
-    ds = TripletDataset(tmp_path, config, [("VID", "train")], label_interval=5, frame_between_label_num=2)
-    assert len(ds) == 4 and ds.skipped == [("VID", "short")]
-    item = ds[1]
-    assert item["frames"] == stems([0, 3, 5]) and frame_codes(item["images"]) == [0, 3, 5]
-    assert label_codes(item["labels"]) == [0, 3, 5] and item["has_middle_label"] is True
-    assert item["images"].shape == (3, 3, H, W) and item["sizes"].shape == (3, 2)
-    gen = TripletDataset(tmp_path, config, [("VID", "train")], 5, 2, require_middle_label=False)
-    item = gen[2]
-    assert item["frames"] == stems([5, 6, 10]) and item["has_middle_label"] is False
-    assert label_codes(item["labels"]) == [5, 0, 10] and float(item["labels"][1].abs().sum()) == 0.0
-    with pytest.raises(DatasetError) as err:
-        TripletDataset(tmp_path, config, [("VID", "train")], 5, 0)
-    assert "--frame_between_label_num" in one_line(err)
-
-
-def test_triplets_over_all_frames_allow_unlabelled_middles(tmp_path):
-    config = make_videos(tmp_path, {"v": 9}, labelled=lambda i: i % 4 == 0)
-    ds = TripletDataset(tmp_path, config, [("VID", "train")], 4, 1, require_middle_label=False, all_frames=True)
-    assert [ds[i]["frames"] for i in range(len(ds))] == [stems([0, 2, 4]), stems([4, 6, 8])]
-    with pytest.raises(DatasetError) as err:
-        TripletDataset(tmp_path, config, [("VID", "train")], 4, 1, require_middle_label=True, all_frames=True)
-    assert "00002.png" in one_line(err)
 
 
 # ------------------------------------------------------------------------ bad inputs
@@ -301,21 +239,16 @@ def test_video_without_labels(tmp_path):
     config = make_videos(tmp_path, {"v": 3}, labelled=lambda i: False)
     with pytest.raises(DatasetError) as err:
         VideoClipDataset(tmp_path, config, [("VID", "train")])
-    assert str(tmp_path / "VID" / "JPEGImages" / "v") in one_line(err)
+    assert str(tmp_path / "VID" / "Annotations" / "v") in one_line(err)
     ds = VideoClipDataset(tmp_path, config, [("VID", "train")], training=False, all_frames=True, require_labels=False)
     assert len(ds) == 1
 
 
-@pytest.mark.parametrize(
-    "kwargs, flag",
-    [(dict(clip_len=0), "--clip_len"), (dict(label_interval=0), "--label_interval"),
-     (dict(label_interval=2, frame_between_label_num=2), "--frame_between_label_num")],
-)
-def test_bad_flags_fail_at_construction(tmp_path, kwargs, flag):
+def test_bad_clip_len_fails_at_construction(tmp_path):
     config = make_videos(tmp_path, {"v": 3})
     with pytest.raises(DatasetError) as err:
-        VideoClipDataset(tmp_path, config, [("VID", "train")], **kwargs)
-    assert flag in one_line(err)
+        VideoClipDataset(tmp_path, config, [("VID", "train")], clip_len=0)
+    assert "--clip_len" in one_line(err)
 
 
 def test_truncated_frame_is_named(tmp_path):
@@ -373,3 +306,31 @@ def test_image_dataset_errors(tmp_path):
     with pytest.raises(DatasetError) as err:
         ImageDataset(tmp_path, spec, "train")
     assert str(tmp_path / "IMG" / "imgs" / "b.jpg") in one_line(err)
+
+
+# --------------------------------------------------------- per-video layouts ({video})
+def test_video_placeholder_layout_for_training_and_inference(tmp_path):
+    # A benchmark release: <video>/Imgs/ and <video>/ground-truth/ side by side.
+    for i in range(5):
+        _write_frame(tmp_path / "REL" / "bear" / "Imgs" / f"bear_{i:05d}.png", 5 * i)
+        if i % 2 == 0:
+            _write_label(tmp_path / "REL" / "bear" / "ground-truth" / f"bear_{i:05d}.png", 5 * i)
+    cfg = tmp_path / "rel.yaml"
+    cfg.write_text('REL:\n  image_dir: "{video}/Imgs"\n  label_dir: "{video}/ground-truth"\n  image_ext: ".png"\n'
+                   '  label_ext: ".png"\n  default_label_interval: 2\n  video_split:\n    test: [bear]\n')
+    config = load_dataset_config(cfg)
+    train = VideoClipDataset(tmp_path, config, [("REL", "test")], clip_len=3)
+    assert [train.clip_info(i)[2] for i in range(len(train))] == [["bear_00000", "bear_00002", "bear_00004"]]
+    assert label_codes(train[0]["labels"]) == [0, 2, 4] and frame_codes(train[0]["images"]) == [0, 2, 4]
+    infer = VideoClipDataset(tmp_path, config, [("REL", "test")], clip_len=5, training=False, all_frames=True,
+                             require_labels=False)
+    assert frame_codes(infer[0]["images"]) == [0, 1, 2, 3, 4]
+
+
+def test_only_the_video_placeholder_is_allowed(tmp_path):
+    cfg = tmp_path / "rel.yaml"
+    cfg.write_text('REL:\n  image_dir: "{name}/Imgs"\n  label_dir: "GT"\n  image_ext: ".png"\n'
+                   '  label_ext: ".png"\n  default_label_interval: 1\n  video_split:\n    test: [bear]\n')
+    with pytest.raises(DatasetConfigError) as err:
+        load_dataset_config(cfg)
+    assert "{video}" in one_line(err) and "image_dir" in one_line(err)

@@ -1,12 +1,13 @@
 """torchrun on CPU (DDP over gloo) trains the same weights as one process with the same total batch.
 
 For ``train_fgplg.py`` and ``train.py``: two ranks with ``--batch-size 1`` against one
-process (no launcher) with ``--batch-size 2``, two epochs of one step each. The toy sets
-hold exactly two training samples (FGPLG: one video of 11 frames, l=5, m=1 -> kept 0, 5, 10
--> 2 triplets; video training: one video of 7 frames -> clips 0-3 and 3-6), so every step of
-either run sees the same two samples whatever the samplers' order, and DDP's averaged
-gradient equals the single run's batch mean. Dropout is off (``--aspp-dropout 0``: masks
-cannot match across ranks) and clips are not reversed (``--no-reverse``).
+process (no launcher) with ``--batch-size 2``, two epochs (0 and 1) of one step each. The
+toy sets hold exactly two training samples (FGPLG: one video of 9 frames, l=2 -> kept 0, 2,
+4, 6, 8 -> triplets (0, 2, 4) and (4, 6, 8); video training: one video of 7 frames -> clips
+0-3 and 3-6), so every step of either run sees the same two samples whatever the samplers'
+order, and DDP's averaged gradient equals the single run's batch mean. Dropout is off
+(``--aspp-dropout 0``: masks cannot match across ranks) and clips are not reversed
+(``--no-reverse``).
 
 What is compared, and why not only each weight: Adam's first step moves every weight by
 about +-lr whatever the gradient's size, so a weight whose gradient is pure rounding noise
@@ -47,8 +48,8 @@ TIMEOUT_S = 300
 
 SCRIPTS = {
     # name: (script, checkpoint prefix, toy frames per video, extra flags, done line)
-    "fgplg": ("train_fgplg.py", "pseudo_label_generator", 11,
-              ["--flow", "opencv", "--label_interval", "5", "--frame_between_label_num", "1"], "train_fgplg.py: done"),
+    "fgplg": ("train_fgplg.py", "fgplg", 9, ["--flow", "opencv", "--label_interval", "2", "--no-reverse"],
+              "train_fgplg.py: done"),
     "video": ("train.py", "video", 7, ["--no-reverse", "--clip_len", "4"], "train.py: done"),
 }
 
@@ -71,7 +72,7 @@ def _args(config: Path, save: Path, batch_size: int, extra) -> list:
         "--data", str(config.parent), "--dataset-config", str(config),
         "--train-sets", "TOY_VIDEO:train", "--val-sets", "TOY_VIDEO:val",
         "--checkpoint", "none", "--seed", "3", "--aspp-dropout", "0", "--lr", str(LR),
-        "--epochs", "2", "--max-iters", "1", "--val-max-items", "1", "--size", "32", "-j", "0",
+        "--epochs", "1", "--max-iters", "1", "--val-max-items", "1", "--size", "32", "-j", "0",
         "--device", "cpu", "--batch-size", str(batch_size), "--save-folder", str(save), *extra,
     ]
 
@@ -182,6 +183,6 @@ def test_only_rank_zero_writes_files_and_logs(runs, name):
     out, save = _result(runs, name, "ddp")
     files = sorted(p.name for p in save.iterdir())
     assert files == sorted(p.name for p in single_save.iterdir())
-    assert files == [f"{prefix}_best_model.pth", f"{prefix}_last_state.pth"]
-    for line in ("train: ", "epoch 1/2: ", "epoch 2/2: ", done):
+    assert files == [f"{prefix}_current_best_model.pth", f"{prefix}_epoch-1.pth", f"{prefix}_last_state.pth"]
+    for line in ("train: ", "epoch 0/1: ", "epoch 1/1: ", done):
         assert sum(ln.startswith(line) for ln in out.splitlines()) == 1, f"{line!r} logged not exactly once:\n{out}"

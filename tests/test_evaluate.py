@@ -15,8 +15,9 @@ from PIL import Image
 
 import evaluate
 from libs.utils.boundary import boundary_f_measure
-from libs.utils.evaluation import EvaluationError, evaluate_folders, evaluate_split
+from libs.pipeline.evaluation import EvaluationError, evaluate_folders, evaluate_split
 from libs.utils.metrics import METRIC_KEYS
+from libs.utils.vos_metrics import VOS_KEYS
 
 H, W = 32, 40
 VIDEOS = {"vid_a": ["00000", "00005", "00010"], "vid_b": ["00000", "00001"]}
@@ -125,21 +126,24 @@ def test_cli_end_to_end_json_csv_and_table(toy, capsys):
     rc = evaluate.main(toy.split_args + ["--json", str(out_json), "--csv", str(out_csv)])
     assert rc == 0
     report = json.loads(out_json.read_text())
-    assert set(report) == {"overall", "pooled", "videos"}
-    assert list(report["overall"]) == list(METRIC_KEYS)
-    assert list(report["pooled"]) == list(METRIC_KEYS)
+    assert list(report) == ["protocol", "overall", "pooled", "videos"]
+    assert report["protocol"] == "per-video"
+    assert list(report["overall"]) == list(METRIC_KEYS) + list(VOS_KEYS)
+    assert list(report["pooled"]) == list(METRIC_KEYS)  # decay/recall of "all frames as one video": no
     for v, stems in VIDEOS.items():
-        assert set(report["videos"][v]) == set(METRIC_KEYS) | {"frames"}
+        assert set(report["videos"][v]) == set(METRIC_KEYS) | set(VOS_KEYS) | {"frames"}
         assert report["videos"][v]["frames"] == len(stems)  # the GT-less 00003 is not counted
+        assert report["videos"][v]["J-Mean"] == report["videos"][v]["J"]  # all frames: the same mean
     assert_report_matches(report, toy.frames)
 
     rows = list(csv.reader(out_csv.open()))
-    assert rows[0] == ["video", "frames", *METRIC_KEYS]
+    assert rows[0] == ["video", "frames", *METRIC_KEYS, *VOS_KEYS]
     assert [r[0] for r in rows[1:]] == ["vid_a", "vid_b", "overall", "pooled"]
     assert float(rows[3][2]) == pytest.approx(report["overall"]["MAE"], abs=1e-15)
+    assert rows[4][-1] == ""  # pooled has no J/F statistics
 
     table = capsys.readouterr().out
-    for label in ("vid_a", "vid_b", "overall", "pooled", "maxF", "F_bnd"):
+    for label in ("vid_a", "vid_b", "overall", "pooled", "maxF", "F_bnd", "J&F", "J-Decay"):
         assert label in table
     assert f"{report['pooled']['S']:.4f}" in table
 
@@ -261,3 +265,7 @@ def test_usage_errors_exit_2(capsys):
     assert "--pred and --gt" in capsys.readouterr().err
     assert evaluate.main(["--dataset", "TOY"]) == 2
     assert "--split" in capsys.readouterr().err
+    assert evaluate.main(["--dataset", "TOY", "--split", "val", "--results-folder", "r", "--gt-subdir", "GT"]) == 2
+    assert "--gt-subdir goes with --pred/--gt" in capsys.readouterr().err
+    assert evaluate.main(["--pred", "x", "--gt", "y", "--protocol", "matlab"]) == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -77,17 +77,20 @@ def test_training_step_moves_the_backbone_only():
     assert not any("running_" in k for k in changed)  # frozen BatchNorm statistics
 
 
-def test_opencv_flow_source_has_no_flownet_weights_and_is_recorded(tmp_path):
+def test_opencv_flow_source_has_no_flownet_weights_and_is_read_off_the_keys(tmp_path):
     model = FGPLG(output_stride=16, flow="opencv").eval()
     assert not any(k.startswith("flownet.") for k in model.state_dict())
     frames = [torch.randn(1, 3, 48, 56) for _ in range(3)]
     labels = [torch.rand(1, 1, 48, 56) for _ in range(3)]
     with torch.no_grad():
         assert model(frames, labels).shape == (1, 1, 48, 56)
-    save_model(model, tmp_path / "fgplg.pth", {"flow": "opencv"})
+    save_model(model, tmp_path / "fgplg.pth")  # a bare state dict, as published
+    assert "state_dict" not in torch.load(tmp_path / "fgplg.pth", weights_only=True)
     state, flow = read_fgplg_checkpoint(tmp_path / "fgplg.pth")
     assert flow == "opencv"
     load_checkpoint(FGPLG(flow="opencv"), state, strict=True)
+    torch.save({"state_dict": state, "flow": "opencv"}, tmp_path / "older.pth")  # our earlier format
+    assert read_fgplg_checkpoint(tmp_path / "older.pth")[1] == "opencv"
 
 
 def test_published_bare_checkpoint_means_flownet2_and_others_are_refused(tmp_path, reference):
@@ -96,14 +99,3 @@ def test_published_bare_checkpoint_means_flownet2_and_others_are_refused(tmp_pat
     save_model(ImageModel(), tmp_path / "image.pth")
     with pytest.raises(CheckpointError, match="image.pth.*not an FGPLG checkpoint"):
         read_fgplg_checkpoint(tmp_path / "image.pth")
-
-
-def test_image_model_initialises_the_seven_channel_backbone(tmp_path):
-    image = fill_reference_weights(ImageModel(), 5)
-    save_model(image, tmp_path / "image.pth")
-    model = FGPLG(flow="opencv")
-    fresh = model.backbone.resnet.conv1.weight[:, 3:].detach().clone()
-    report = load_checkpoint(model, tmp_path / "image.pth", strict=True, optional=lambda k: k.startswith("flownet."))
-    assert report.adapted
-    w = model.backbone.resnet.conv1.weight.detach()
-    assert torch.equal(w[:, :3], image.backbone.resnet.conv1.weight) and torch.equal(w[:, 3:], fresh)

@@ -1,11 +1,17 @@
-"""FlowNet2 ops (correlation, resample2d, channelnorm) against slow loop references."""
+"""FlowNet2 ops (correlation, resample2d, channelnorm) against slow loop references.
+
+The pure path here; the compiled CPU kernels in test_compiled_ops.py; the CUDA kernels in
+the tests marked ``cuda`` below, which skip without a GPU unless FLOWNET2_REQUIRE_CUDA_OPS=1
+(then a missing GPU or CUDA build fails them: tools/gpu_check.sh sets it).
+"""
 import math
+import os
 
 import pytest
 import torch
 
-from flownet2.ops import (ChannelNorm, Correlation, Resample2d, channelnorm, correlation,
-                          cuda_ops_available, resample2d)
+from flownet2.ops import (BuildError, ChannelNorm, Correlation, Resample2d, channelnorm,
+                          correlation, cuda_ops_available, extension, resample2d)
 
 
 # --- slow, obviously correct references (written from NVIDIA's kernel formulas) ---------
@@ -266,11 +272,15 @@ def test_no_cuda_probe_is_false_without_gpu():
 
 # --- CUDA fast path against the pure path -----------------------------------------------
 
-def _need_cuda_ops():
+def need_cuda_ops():
+    """Skip (or fail, with FLOWNET2_REQUIRE_CUDA_OPS=1) unless the CUDA kernels can run."""
+    skip = pytest.fail if os.environ.get("FLOWNET2_REQUIRE_CUDA_OPS") == "1" else pytest.skip
     if not torch.cuda.is_available():
-        pytest.skip("no CUDA device")
-    if not cuda_ops_available():
-        pytest.skip("CUDA extension could not be built here (see the warning)")
+        skip("no CUDA device")
+    try:
+        extension("cuda")
+    except BuildError as e:
+        skip(f"the CUDA extension is unavailable: {e}")
 
 
 def _compare_paths(fn, inputs, tol):
@@ -290,7 +300,7 @@ def _compare_paths(fn, inputs, tol):
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-4), (torch.float16, 3e-2)])
 def test_cuda_correlation_matches_pure(dtype, tol):
-    _need_cuda_ops()
+    need_cuda_ops()
     a = rand(2, 32, 23, 29, dtype=torch.float32, seed=30).cuda().to(dtype)
     b = rand(2, 32, 23, 29, dtype=torch.float32, seed=31).cuda().to(dtype)
     _compare_paths(correlation, [a, b], tol)
@@ -301,7 +311,7 @@ def test_cuda_correlation_matches_pure(dtype, tol):
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-4), (torch.float16, 3e-2)])
 def test_cuda_resample2d_matches_pure(dtype, tol):
-    _need_cuda_ops()
+    need_cuda_ops()
     img = rand(2, 3, 17, 21, dtype=torch.float32, seed=32).cuda().to(dtype)
     flow = (rand(2, 2, 17, 21, dtype=torch.float32, seed=33, scale=5.0) + 0.37).cuda().to(dtype)
     _compare_paths(resample2d, [img, flow], tol)
@@ -310,6 +320,17 @@ def test_cuda_resample2d_matches_pure(dtype, tol):
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float16, 3e-3)])
 def test_cuda_channelnorm_matches_pure(dtype, tol):
-    _need_cuda_ops()
+    need_cuda_ops()
     x = rand(2, 5, 17, 21, dtype=torch.float32, seed=34).cuda().to(dtype)
     _compare_paths(channelnorm, [x], tol)
+
+
+def test_require_cuda_ops_turns_the_skip_into_a_failure(monkeypatch):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    monkeypatch.setenv("FLOWNET2_REQUIRE_CUDA_OPS", "1")
+    with pytest.raises(pytest.fail.Exception, match="no CUDA device"):
+        need_cuda_ops()
+    monkeypatch.delenv("FLOWNET2_REQUIRE_CUDA_OPS")
+    with pytest.raises(pytest.skip.Exception, match="no CUDA device"):
+        need_cuda_ops()

@@ -303,3 +303,38 @@ def test_helpers_accept_tensors():
     t_gt = torch.from_numpy(gt)[None]
     assert s_measure(t_prob, t_gt) == s_measure(prob, gt)
     assert mae(t_prob, t_gt) == mae(prob, gt)
+
+
+# ----------------------------------------------------------------------------- curves and per-frame values
+
+def test_curves_are_pysodmetrics_frame_mean_curves():
+    frames = random_frames(7, 5)
+    ev = run(frames)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fm = sod.Fmeasure(beta=0.3)
+    e = sod.Emeasure()
+    for pred, gt in frames:
+        fm.step(pred=pred, gt=gt)
+        e.step(pred=pred, gt=gt)
+    curves = ev.curves()
+    assert set(curves) == {"F", "E"}
+    # the classic Fmeasure class: an independent code path, same threshold order (255 .. 0)
+    np.testing.assert_allclose(curves["F"], fm.get_results()["fm"]["curve"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(curves["E"], e.get_results()["em"]["curve"], rtol=0, atol=1e-12)
+    assert curves["F"].max() == pytest.approx(ev.results()["maxF"], abs=0)
+    assert set(run(frames, metrics=("MAE", "maxF")).curves()) == {"F"}
+
+
+def test_frame_values_are_per_frame_j_and_boundary_f_in_order():
+    a, b = square(4, 4, 10), square(6, 6, 10)
+    frames = [(u8(a), u8(a)), (u8(b), u8(a)), (np.zeros((H, W), np.uint8), u8(a))]
+    ev = run(frames, metrics=("J", "F_boundary"))
+    inter, union = 8 * 8, 2 * 100 - 64
+    np.testing.assert_array_equal(ev.frame_values("J"), [1.0, inter / union, 0.0])
+    np.testing.assert_array_equal(ev.frame_values("F_boundary"),
+                                  [1.0, boundary_f_measure(b, a), 0.0])
+    with pytest.raises(ValueError, match="only 'J' and 'F_boundary'"):
+        ev.frame_values("S")
+    with pytest.raises(ValueError, match="does not compute 'J'"):
+        run(frames, metrics=("MAE",)).frame_values("J")

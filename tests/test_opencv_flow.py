@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from flownet2 import OpenCVFlow, build_flow_estimator
+from libs.networks.flow import OpenCVFlow, build_flow_estimator
 from flownet2.ops import resample2d
 
 

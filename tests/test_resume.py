@@ -60,14 +60,14 @@ def _adam_tensors(optimizer_state: dict) -> dict:
 @pytest.mark.slow
 def test_resume_continues_exactly_like_a_straight_run(one_clip_data, tmp_path, one_thread, capsys):
     first, resumed, straight = tmp_path / "first", tmp_path / "resumed", tmp_path / "straight"
-    assert "train: 1 clips" in train(one_clip_data, first, capsys, "--epochs", "1")
+    assert "train: 1 clips" in train(one_clip_data, first, capsys, "--epochs", "0")  # epoch 0 only
     after_one = _load(first / "video_last_state.pth")
-    assert after_one["epoch"] == 1
+    assert after_one["epoch"] == 1  # the next epoch to run
 
-    log = train(one_clip_data, resumed, capsys, "--epochs", "2", "--resume", str(first / "video_last_state.pth"))
-    assert f"resuming {first / 'video_last_state.pth'}: 1 epochs done" in log
-    assert "epoch 2/2" in log and "epoch 1/2" not in log  # only the missing epoch ran
-    train(one_clip_data, straight, capsys, "--epochs", "2")
+    log = train(one_clip_data, resumed, capsys, "--epochs", "1", "--resume", str(first / "video_last_state.pth"))
+    assert f"resuming {first / 'video_last_state.pth'}: epochs up to 0 done" in log
+    assert "epoch 1/1" in log and "epoch 0/1" not in log  # only the missing epoch ran
+    train(one_clip_data, straight, capsys, "--epochs", "1")
 
     a, b = _load(resumed / "video_last_state.pth"), _load(straight / "video_last_state.pth")
     assert a["epoch"] == b["epoch"] == 2
@@ -87,6 +87,57 @@ def test_resume_continues_exactly_like_a_straight_run(one_clip_data, tmp_path, o
     del a, b, after_one  # release the memory maps, then the ~2.5 GB of checkpoints pytest would keep
     for checkpoint in tmp_path.rglob("*.pth"):
         checkpoint.unlink()
+
+
+@pytest.fixture(scope="module")
+def triplet_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume_fgplg") / "toy"
+    make_toy_data(root, train_videos=1, val_videos=1, test_videos=0, frames=11, train_images=0, val_images=0,
+                  height=32, width=32)
+    return root
+
+
+def train_fgplg(root, save_folder, capsys, *extra):
+    argv = ["--data", str(root), "--dataset-config", str(root / "datasets.yaml"),
+            "--train-sets", "TOY_VIDEO:train", "--val-sets", "TOY_VIDEO:val", "--checkpoint", "none",
+            "--flow", "opencv", "--label_interval", "5", "--save-folder", str(save_folder), "--size", "32",
+            "-j", "0", "--device", "cpu", "--max-iters", "1", "--val-max-items", "1", "--backup-epochs", "0",
+            "--seed", "0", "--lr", LR, "--aspp-dropout", "0", *extra]
+    rc = importlib.import_module("train_fgplg").main(argv)
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    return out
+
+
+@pytest.mark.slow
+def test_fgplg_resume_with_random_reversal_continues_exactly(triplet_data, tmp_path, one_thread, capsys):
+    # The triplet (0, 5, 10) is played backwards at random (as published): the resumed epoch
+    # must draw as the straight run did, and the last state records its flow source.
+    first, resumed, straight = tmp_path / "first", tmp_path / "resumed", tmp_path / "straight"
+    train_fgplg(triplet_data, first, capsys, "--epochs", "0")
+    state = _load(first / "fgplg_last_state.pth")
+    assert state["flow"] == "opencv" and state["flow_weights"] is None and state["epoch"] == 1
+    train_fgplg(triplet_data, resumed, capsys, "--epochs", "2", "--resume", str(first / "fgplg_last_state.pth"))
+    train_fgplg(triplet_data, straight, capsys, "--epochs", "2")
+    a, b = _load(resumed / "fgplg_last_state.pth"), _load(straight / "fgplg_last_state.pth")
+    assert a["epoch"] == b["epoch"] == 3
+    assert _max_diff(a["state_dict"], state["state_dict"]) > 1e-4
+    assert _max_diff(a["state_dict"], b["state_dict"]) <= 1e-6
+    assert _max_diff(_adam_tensors(a["optimizer"]), _adam_tensors(b["optimizer"])) <= 1e-6
+    del a, b, state
+    for checkpoint in tmp_path.rglob("*.pth"):
+        checkpoint.unlink()
+
+
+def test_last_state_leaves_out_the_frozen_flow_weights(tmp_path):
+    # FlowNet2's 650 MB stay out of every save of --resume's state: a pointer replaces them.
+    model = nn.ModuleDict({"flownet": nn.Linear(100, 100), "backbone": nn.Linear(3, 2)})
+    optimizer = torch.optim.Adam(model["backbone"].parameters())
+    save_training_state(tmp_path / "s.pth", model, optimizer, epoch=1, best_score=0.5, args={},
+                        keep=lambda k: not k.startswith("flownet."), flow="flownet2", flow_weights="/w/FlowNet2.pth")
+    state = load_training_state(tmp_path / "s.pth")
+    assert sorted(state["state_dict"]) == ["backbone.bias", "backbone.weight"]
+    assert (state["flow"], state["flow_weights"]) == ("flownet2", "/w/FlowNet2.pth")
 
 
 class _Recorder(nn.Module):
@@ -117,9 +168,9 @@ def test_resumed_epoch_sees_the_data_order_of_a_straight_run(tmp_path):
     def loader():
         return make_loader(dataset, batch_size=1, shuffle=True, num_workers=0, ctx=DistributedContext(), seed=0)
 
-    straight = _fit_recording_order(loader(), tmp_path / "a", start_epoch=0, epochs=2)
-    assert straight[0] != straight[1]  # epochs are shuffled differently
-    resumed = _fit_recording_order(loader(), tmp_path / "b", start_epoch=1, epochs=2)
+    straight = _fit_recording_order(loader(), tmp_path / "a", start_epoch=0, epochs=1)  # epochs 0 and 1
+    assert len(straight) == 2 and straight[0] != straight[1]  # epochs are shuffled differently
+    resumed = _fit_recording_order(loader(), tmp_path / "b", start_epoch=1, epochs=1)
     assert resumed == [straight[1]]
 
 

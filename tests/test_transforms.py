@@ -90,7 +90,7 @@ def test_draws_cover_all_flips_and_respect_ranges():
         assert 0 <= top and top + h <= 60 and 0 <= left and left + w <= 80
         assert 0.65 <= h * w / (60 * 80) <= 1.0
         assert 0.7 <= p.brightness <= 1.3 and 0.7 <= p.contrast <= 1.3 and 0.7 <= p.saturation <= 1.3
-        assert sorted(p.order) == [0, 1, 2]
+        assert sorted(p.order) == [0, 1, 2, 3] and -0.3 <= p.hue <= 0.3
     assert flips == set(FLIPS)
 
 
@@ -124,11 +124,26 @@ def test_video_transform_has_no_augmentation_by_default():
     assert torch.allclose(denormalize(out), frame, atol=1e-6)
 
 
-def test_hue_is_not_jittered():
-    gray = torch.full((1, 3, 10, 10), 0.4)
-    out, _ = image_train_transform(10)(gray, None, generator=torch.Generator().manual_seed(0))
-    rgb = denormalize(out)
-    assert torch.allclose(rgb[:, 0], rgb[:, 1], atol=1e-5) and torch.allclose(rgb[:, 1], rgb[:, 2], atol=1e-5)
+def test_hue_is_jittered_by_up_to_0_3_as_published():
+    g = torch.Generator().manual_seed(0)
+    hues = [draw_augment_params(20, 20, generator=g).hue for _ in range(200)]
+    assert min(hues) < -0.2 and max(hues) > 0.2 and all(-0.3 <= h <= 0.3 for h in hues)
+
+
+@pytest.mark.parametrize("shift", [0.25, -0.1])
+def test_hue_shift_matches_colorsys(shift):
+    import colorsys
+
+    arr = np.random.default_rng(1).random((4, 5, 3)).astype(np.float32)
+    expected = np.empty_like(arr)
+    for y in range(4):
+        for x in range(5):
+            h, s_, v = colorsys.rgb_to_hsv(*arr[y, x])
+            expected[y, x] = colorsys.hsv_to_rgb((h + shift) % 1.0, s_, v)
+    x = torch.from_numpy(arr).permute(2, 0, 1)[None]
+    p = AugmentParams(1.0, 1.0, 1.0, (3, 0, 1, 2), (0, 0, 4, 5), "none", hue=shift)
+    out, _ = apply_augment(x, None, p, size=None)
+    assert np.abs(out[0].permute(1, 2, 0).numpy() - expected).max() < 1e-4
 
 
 @pytest.mark.parametrize("factor", [0.7, 1.3])

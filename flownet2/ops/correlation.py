@@ -21,6 +21,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ._backend import compute_dtype, resolve_backend
+from ._selfcheck import register_case
 
 __all__ = ["Correlation", "correlation"]
 
@@ -133,7 +134,9 @@ def _diagonals(prod, d, wo, wp, x0, stride2):
     return prod.as_strided((n, d, wo), (wo * wp, stride2, wp + 1), prod.storage_offset() + x0)
 
 
-class _CorrelationCUDA(torch.autograd.Function):
+class _CorrelationCompiled(torch.autograd.Function):
+    """The compiled kernels (csrc/correlation_kernel.h) for CPU or CUDA tensors."""
+
     @staticmethod
     def forward(ctx, ext, input1, input2, pad_size, max_displacement, stride2):
         ctx.save_for_backward(input1, input2)
@@ -155,16 +158,17 @@ def correlation(input1, input2, pad_size=20, kernel_size=1, max_displacement=20,
     Args:
         input1, input2: (B, C, H, W) features of frame 0 and frame 1; float16/bfloat16
             inputs are computed in float32 and the result cast back.
-        backend: 'auto' | 'pure' | 'cuda' | None (None: ``$FLOWNET2_OPS_BACKEND`` or 'auto').
+        backend: 'auto' | 'pure' | 'compiled' | 'cuda' | None (None:
+            ``$FLOWNET2_OPS_BACKEND`` or 'auto'; see flownet2.ops).
     Returns:
         (B, D*D, H + 2*pad_size - 2*max_displacement, W + ...) with
         D = 2 * (max_displacement // stride2) + 1.
     """
     _check_args(input1, input2, pad_size, kernel_size, max_displacement, stride1, stride2,
                 corr_multiply)
-    ext = resolve_backend(backend, input1, input2)
+    ext = resolve_backend("correlation", backend, input1, input2)
     if ext is not None:
-        return _CorrelationCUDA.apply(ext, input1.contiguous(), input2.contiguous(), pad_size,
+        return _CorrelationCompiled.apply(ext, input1.contiguous(), input2.contiguous(), pad_size,
                                       max_displacement, stride2)
     dtype = input1.dtype
     work = compute_dtype(dtype)
@@ -197,3 +201,15 @@ class Correlation(nn.Module):
         return (f"pad_size={self.pad_size}, kernel_size={self.kernel_size}, "
                 f"max_displacement={self.max_displacement}, stride1={self.stride1}, "
                 f"stride2={self.stride2}")
+
+
+def _case_inputs(gen):
+    return [torch.randn(2, 3, 9, 11, generator=gen, dtype=torch.float64) for _ in range(2)]
+
+
+def _case_call(a, b, backend):
+    # pad_size != max_displacement and stride2 = 2: every index term of the kernel counts.
+    return correlation(a, b, pad_size=3, max_displacement=4, stride2=2, backend=backend)
+
+
+register_case("correlation", _case_inputs, _case_call)

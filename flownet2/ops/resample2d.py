@@ -14,6 +14,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ._backend import compute_dtype, resolve_backend
+from ._selfcheck import register_case
 
 __all__ = ["Resample2d", "resample2d"]
 
@@ -57,7 +58,9 @@ def _resample_pure(input1, flow):
             + (1 - ax) * ay * tap(y1, x0) + ax * ay * tap(y1, x1))
 
 
-class _Resample2dCUDA(torch.autograd.Function):
+class _Resample2dCompiled(torch.autograd.Function):
+    """The compiled kernels (csrc/resample2d_kernel.h) for CPU or CUDA tensors."""
+
     @staticmethod
     def forward(ctx, ext, input1, flow):
         ctx.save_for_backward(input1, flow)
@@ -76,15 +79,16 @@ def resample2d(input1, flow, kernel_size=1, backend=None):
     """Warp ``input1`` (B, C, H, W) with ``flow`` (B, 2, H', W') (pixels, x then y).
 
     Returns (B, C, H', W'); float16/bfloat16 inputs are computed in float32 and cast back
-    to input1's dtype. ``backend``: 'auto' | 'pure' | 'cuda' | None (see flownet2.ops).
+    to input1's dtype. ``backend``: 'auto' | 'pure' | 'compiled' | 'cuda' | None (see
+    flownet2.ops).
     """
     _check_args(input1, flow, kernel_size)
-    ext = resolve_backend(backend, input1, flow)
+    ext = resolve_backend("resample2d", backend, input1, flow)
     dtype = input1.dtype
     if ext is not None:
         # One kernel dtype for both: never round a float32 flow to half precision.
         common = torch.promote_types(dtype, flow.dtype)
-        out = _Resample2dCUDA.apply(ext, input1.to(common).contiguous(), flow.to(common).contiguous())
+        out = _Resample2dCompiled.apply(ext, input1.to(common).contiguous(), flow.to(common).contiguous())
         return out.to(dtype)
     work = compute_dtype(dtype)
     return _resample_pure(input1.to(work), flow.to(work)).to(dtype)
@@ -103,3 +107,18 @@ class Resample2d(nn.Module):
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}"
+
+
+def _case_inputs(gen):
+    img = torch.randn(2, 3, 7, 9, generator=gen, dtype=torch.float64)
+    flow = torch.randn(2, 2, 7, 9, generator=gen, dtype=torch.float64) * 4 + 0.37
+    flow[0, :, 0, 0] = torch.tensor([-1e6 - 0.3, 30.4])  # far outside: clamped to the border
+    flow[1, :, 3, 4] = torch.tensor([0.5, -0.25])
+    return [img, flow]
+
+
+def _case_call(img, flow, backend):
+    return resample2d(img, flow, backend=backend)
+
+
+register_case("resample2d", _case_inputs, _case_call)

@@ -19,6 +19,8 @@ from typing import Dict, List, Union
 
 import yaml
 
+from libs.utils.errors import UserError
+
 __all__ = [
     "DatasetConfigError",
     "ImageDatasetSpec",
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-class DatasetConfigError(ValueError):
+class DatasetConfigError(UserError, ValueError):
     """A malformed dataset configuration, or a dataset/split it does not have."""
 
 
@@ -62,6 +64,16 @@ class VideoDatasetSpec:
     def root(self, data_root: Union[str, Path]) -> Path:
         return Path(data_root) / self.name
 
+    def video_image_dir(self, data_root: Union[str, Path], video: str) -> Path:
+        """Folder of ``video``'s frames: ``<data>/<NAME>/<image_dir>/<video>``, or ``image_dir``
+        with ``{video}`` filled in when it has that placeholder (benchmark releases that keep
+        ``<video>/Imgs/`` and ``<video>/GT/`` side by side)."""
+        return self.root(data_root) / _video_path(self.image_dir, video)
+
+    def video_label_dir(self, data_root: Union[str, Path], video: str) -> Path:
+        """Folder of ``video``'s labels, as :meth:`video_image_dir` for ``label_dir``."""
+        return self.root(data_root) / _video_path(self.label_dir, video)
+
     def videos(self, split: str) -> List[str]:
         """Video names of ``split``; a clear error if the dataset has no such split."""
         if split not in self.video_split:
@@ -70,6 +82,15 @@ class VideoDatasetSpec:
                 f"(available: {', '.join(sorted(self.video_split))})"
             )
         return list(self.video_split[split])
+
+
+VIDEO_PLACEHOLDER = "{video}"
+
+
+def _video_path(template: str, video: str) -> str:
+    if VIDEO_PLACEHOLDER in template:
+        return template.replace(VIDEO_PLACEHOLDER, video)
+    return f"{template}/{video}"
 
 
 _COMMON_KEYS = ("image_dir", "label_dir", "image_ext", "label_ext")
@@ -112,6 +133,13 @@ def _parse_entry(path, name, entry):
         image_ext=_ext_value(path, name, "image_ext", entry["image_ext"]),
         label_ext=_ext_value(path, name, "label_ext", entry["label_ext"]),
     )
+    for key in ("image_dir", "label_dir"):
+        template = common[key]
+        if is_video and template.replace(VIDEO_PLACEHOLDER, "").count("{") + template.count("}") \
+                - template.count(VIDEO_PLACEHOLDER) > 0:
+            _fail(path, name, f"key {key!r}: the only placeholder allowed is {VIDEO_PLACEHOLDER}, got {template!r}")
+        if not is_video and VIDEO_PLACEHOLDER in template:
+            _fail(path, name, f"key {key!r}: {VIDEO_PLACEHOLDER} is only for video datasets, got {template!r}")
     if not is_video:
         return ImageDatasetSpec(split_dir=_str_value(path, name, "split_dir", entry["split_dir"]), **common)
 

@@ -1,32 +1,32 @@
 """Finding a video's frames and labels on disk, and choosing the ones a dataset uses.
 
-Layout (paths from ``config/datasets.yaml``, relative to ``<data>/<NAME>/``):
-frames ``<image_dir>/<video>/*<image_ext>`` sorted by file name; a frame is *labelled*
-when ``<label_dir>/<video>/<stem><label_ext>`` exists; pseudo-labels live in
-``<pseudo folder>/<m>_<l>/<NAME>/<video>/<stem>.png`` (what ``generate_pseudo_labels.py``
-writes). Every problem is one :class:`DatasetError` line naming the path or flag.
+Layout (paths from ``config/datasets.yaml``, relative to ``<data>/<NAME>/``; ``{video}``
+may appear in ``image_dir``/``label_dir``): frames are ``<image_dir>/<video>/*<image_ext>``
+sorted by file name; labels are the files ``<label_dir>/<video>/*<label_ext>`` sorted by
+file name, each belonging to the frame of the same stem. A pseudo-label folder replaces
+``<label_dir>`` (see :mod:`libs.datasets.pseudo_label_folder`).
+
+Nothing here opens a label file: listing a folder is all it takes to know which frames
+are labelled, so a label the budget discards is never read.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 from .config import get_dataset_spec
-from .indexing import DatasetError, check_sampling_args, pseudo_label_positions, used_positions
+from .indexing import DatasetError, kept_indices
 
 __all__ = [
     "FrameRef",
     "VideoFrames",
     "UsedFrame",
     "dataset_root",
-    "frame_list",
-    "gt_label",
     "list_video",
-    "list_videos",
-    "pseudo_label_path",
+    "label_list",
+    "kept_labels",
     "resolve_sets",
-    "select_frames",
 ]
 
 PathLike = Union[str, Path]
@@ -34,7 +34,7 @@ PathLike = Union[str, Path]
 
 @dataclass(frozen=True)
 class FrameRef:
-    """One frame file and its ground-truth label file (``None`` when it has none)."""
+    """One frame file and its label file (``None`` when it has none)."""
 
     stem: str
     image: Path
@@ -42,28 +42,32 @@ class FrameRef:
 
 
 @dataclass(frozen=True)
-class VideoFrames:
-    """Every frame of one video, sorted by file name."""
-
-    dataset: str
-    video: str
-    image_dir: Path
-    label_dir: Path
-    label_ext: str
-    frames: tuple
-
-    def labelled(self) -> List[FrameRef]:
-        return [f for f in self.frames if f.label is not None]
-
-
-@dataclass(frozen=True)
 class UsedFrame:
-    """A frame a dataset uses; ``label`` is the file to read (GT or pseudo) or ``None``."""
+    """A frame a dataset uses; ``label`` is the file to read or ``None``."""
 
     stem: str
     image: Path
     label: Optional[Path]
     pseudo: bool = False
+
+
+@dataclass(frozen=True)
+class VideoFrames:
+    """Every frame of one video, sorted by file name, with the labels found for them.
+
+    ``labels`` holds the positions (indices into ``frames``) of the label files, in the
+    order of the sorted label file names (the published ``label_list``).
+    """
+
+    dataset: str
+    video: str
+    image_dir: Path
+    label_dir: Path
+    frames: Tuple[FrameRef, ...]
+    labels: Tuple[int, ...]
+
+    def labelled(self) -> List[FrameRef]:
+        return [self.frames[k] for k in self.labels]
 
 
 def dataset_root(data_root: PathLike, spec) -> Path:
@@ -77,95 +81,69 @@ def dataset_root(data_root: PathLike, spec) -> Path:
     return root
 
 
-def pseudo_label_path(folder: PathLike, m: int, l: int, dataset: str, video: str, stem: str) -> Path:
-    """``<folder>/<m>_<l>/<dataset>/<video>/<stem>.png``, the pseudo-label layout."""
-    return Path(folder) / f"{m}_{l}" / dataset / video / f"{stem}.png"
-
-
-def _files_with_ext(folder: Path, ext: str) -> List[str]:
+def _files_with_ext(folder: Path, exts: Sequence[str]) -> List[str]:
     # Hidden files (macOS "._x.jpg" resource forks, editor temp files) are never frames.
     return sorted(
-        p.name for p in folder.iterdir() if p.name.endswith(ext) and not p.name.startswith(".") and p.is_file()
+        p.name for p in folder.iterdir()
+        if p.name.endswith(tuple(exts)) and not p.name.startswith(".") and p.is_file()
     )
 
 
-def list_video(data_root: PathLike, spec, video: str) -> VideoFrames:
-    """All frames of ``video`` in dataset ``spec`` with their GT label files, if any."""
-    root = dataset_root(data_root, spec)
-    image_dir = root / spec.image_dir / video
-    label_dir = root / spec.label_dir / video
+def _stem(name: str, exts: Sequence[str]) -> str:
+    ext = max((e for e in exts if name.endswith(e)), key=len)
+    return name[: -len(ext)]
+
+
+def list_video(data_root: PathLike, spec, video: str, label_dir: Optional[PathLike] = None,
+               label_exts: Optional[Sequence[str]] = None, need_labels: bool = True) -> VideoFrames:
+    """All frames of ``video`` in dataset ``spec`` and the label files found for them.
+
+    Labels come from the dataset's GT folder, or from ``label_dir`` (a pseudo-label
+    folder's ``<DATASET>/<video>``) with extensions ``label_exts``. With ``need_labels``, a
+    label file whose stem is no frame, or two label files for one frame, is an error (the
+    published code failed on them); without, labels are not even listed.
+    """
+    dataset_root(data_root, spec)
+    image_dir = spec.video_image_dir(data_root, video)
+    label_dir = Path(label_dir) if label_dir is not None else spec.video_label_dir(data_root, video)
+    exts = tuple(dict.fromkeys(label_exts or (spec.label_ext,)))
     if not image_dir.is_dir():
         raise DatasetError(f"{image_dir}: video folder not found (video {video!r} of dataset {spec.name!r})")
-    names = _files_with_ext(image_dir, spec.image_ext)
+    names = _files_with_ext(image_dir, (spec.image_ext,))
     if not names:
         raise DatasetError(f"{image_dir}: no *{spec.image_ext} frames in this video folder")
-    label_names = set(_files_with_ext(label_dir, spec.label_ext)) if label_dir.is_dir() else set()
-    frames = []
-    for name in names:
-        stem = name[: -len(spec.image_ext)]
-        label = stem + spec.label_ext
-        frames.append(FrameRef(stem, image_dir / name, label_dir / label if label in label_names else None))
-    return VideoFrames(spec.name, video, image_dir, label_dir, spec.label_ext, tuple(frames))
+    stems = [n[: -len(spec.image_ext)] for n in names]
+    index = {stem: k for k, stem in enumerate(stems)}
+    label_for, labels = {}, []
+    label_names = _files_with_ext(label_dir, exts) if need_labels and label_dir.is_dir() else []
+    for name in label_names:
+        stem = _stem(name, exts)
+        if stem not in index:
+            raise DatasetError(f"{label_dir / name}: label file without a frame {stem}{spec.image_ext} "
+                               f"in {image_dir}")
+        if stem in label_for:
+            raise DatasetError(f"{label_dir / name}: frame {stem} has two label files "
+                               f"({label_for[stem].name} and {name})")
+        label_for[stem] = label_dir / name
+        labels.append(index[stem])
+    frames = tuple(FrameRef(s, image_dir / n, label_for.get(s)) for s, n in zip(stems, names))
+    return VideoFrames(spec.name, video, image_dir, label_dir, frames, tuple(labels))
 
 
-def frame_list(vf: VideoFrames, all_frames: bool) -> List[FrameRef]:
-    """The list positions refer to: labelled frames, or every frame with ``all_frames``."""
-    if all_frames:
-        return list(vf.frames)
-    labelled = vf.labelled()
-    if not labelled:
+def label_list(vf: VideoFrames) -> List[int]:
+    """Positions of the labelled frames in label order; a clear error when there is none."""
+    if not vf.labels:
         raise DatasetError(
-            f"{vf.image_dir}: no frame of this video has a label in {vf.label_dir} "
+            f"{vf.label_dir}: no label file for any frame of video {vf.video!r} of dataset {vf.dataset!r} "
             f"(inference.py --all-frames runs on unlabelled frames)"
         )
-    return labelled
+    return list(vf.labels)
 
 
-def select_frames(
-    vf: VideoFrames,
-    label_interval: int = 1,
-    frame_between_label_num: int = 0,
-    pseudo_label_folder: Optional[PathLike] = None,
-    all_frames: bool = False,
-    require_labels: bool = True,
-) -> List[UsedFrame]:
-    """The frames a dataset uses from one video, in order, with the label file to read.
-
-    Kept ground truth: every ``label_interval``-th position of the frame list. With a
-    pseudo-label folder, the ``frame_between_label_num`` positions per gap are added and
-    read their label from that folder (a missing file is an error here, before any work).
-    """
-    check_sampling_args(label_interval, frame_between_label_num)
-    refs = frame_list(vf, all_frames)
-    l, m = label_interval, frame_between_label_num
-    with_pseudo = pseudo_label_folder is not None
-    pseudo = set(pseudo_label_positions(len(refs), l, m)) if with_pseudo else set()
-    used = []
-    for pos in used_positions(len(refs), l, m, with_pseudo=with_pseudo):
-        ref = refs[pos]
-        if pos in pseudo:
-            label = pseudo_label_path(pseudo_label_folder, m, l, vf.dataset, vf.video, ref.stem)
-            if not label.is_file():
-                raise DatasetError(f"{label}: pseudo-label file not found (--pseudo-label-folder, m={m}, l={l})")
-            used.append(UsedFrame(ref.stem, ref.image, label, pseudo=True))
-        elif require_labels:
-            used.append(UsedFrame(ref.stem, ref.image, gt_label(ref, vf)))
-        else:
-            used.append(UsedFrame(ref.stem, ref.image, None))
-    return used
-
-
-def gt_label(ref: FrameRef, vf: VideoFrames) -> Path:
-    """The ground-truth label file of ``ref``; a clear error naming the expected file."""
-    if ref.label is None:
-        expected = vf.label_dir / f"{ref.stem}{vf.label_ext}"
-        raise DatasetError(f"{expected}: label file not found for frame {ref.image}")
-    return ref.label
-
-
-def list_videos(data_root: PathLike, spec, split: str) -> List[VideoFrames]:
-    """Every video of ``split`` (a clear error lists the available splits)."""
-    return [list_video(data_root, spec, v) for v in spec.videos(split)]
+def kept_labels(vf: VideoFrames, l: int) -> List[int]:
+    """Positions of the labels the budget keeps: ``labels[::l]`` (never reads a file)."""
+    labels = label_list(vf)
+    return [labels[i] for i in kept_indices(len(labels), l)]
 
 
 def resolve_sets(config, sets: Sequence) -> list:

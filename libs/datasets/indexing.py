@@ -1,31 +1,38 @@
 """Which frames of a video are used, and how they are grouped: pure index rules.
 
-Every function here works on *positions* in a video's frame list: the list of its
-labelled frames (the published rule) or, with ``all_frames``, the list of all its frames.
-``n`` is the length of that list. The datasets, the pseudo-label generator and the tests
-share these functions so that they agree on which frame gets which label.
+These are the published semi-supervised protocol's rules (``video_datasets.py``,
+``train_fgplg.py``, ``generate_pseudo_labels.py`` of the authors' code), as functions of
+list lengths and indices only, so that the datasets, the generator and the tests agree.
 
-Legend: ``l`` = ``--label_interval`` (keep every l-th label), ``m`` =
-``--frame_between_label_num`` (pseudo-labelled frames per gap between two kept labels).
+Legend: ``frames`` = every image of a video, sorted; ``labels`` = its ground-truth files,
+sorted; ``l`` = ``--label_interval`` (the label budget keeps ``labels[::l]``); ``d`` = the
+dataset's ``default_label_interval`` (how often it is annotated: VOS 15, DAVIS 1);
+``m`` = ``--frame_between_label_num`` (pseudo-labelled frames per gap between two kept
+labels). A *position* is an index into ``frames``.
 """
 from __future__ import annotations
 
 from typing import List, Sequence, Tuple
 
+from libs.utils.errors import UserError
+
 __all__ = [
     "DatasetError",
-    "check_sampling_args",
-    "kept_label_positions",
-    "label_gaps",
+    "check_label_interval",
+    "check_clip_len",
+    "check_frame_between_label_num",
+    "kept_indices",
+    "pseudo_label_step",
     "pseudo_label_positions",
-    "triplet_positions",
-    "used_positions",
     "clip_indices",
-    "positions_to_clips",
+    "triplet_indices",
 ]
 
+# FGPLG labels the middle frame of three consecutive kept labels.
+TRIPLET_LEN = 3
 
-class DatasetError(ValueError):
+
+class DatasetError(UserError, ValueError):
     """A dataset that cannot be used as asked: missing folders/files or bad arguments."""
 
 
@@ -35,75 +42,68 @@ def _check_int(value, flag: str, minimum: int) -> int:
     return value
 
 
-def check_sampling_args(label_interval: int = 1, frame_between_label_num: int = 0, clip_len: int = 1) -> None:
-    """Raise a one-line :class:`DatasetError` naming the command-line flag that is wrong.
+def check_label_interval(l: int) -> int:
+    return _check_int(l, "--label_interval", 1)
 
-    Requires ``l >= 1``, ``clip_len >= 1`` and ``0 <= m <= l - 1`` (there are only
-    ``l - 1`` frames strictly between two kept labels).
-    """
-    _check_int(label_interval, "--label_interval", 1)
-    _check_int(clip_len, "--clip_len", 1)
-    _check_int(frame_between_label_num, "--frame_between_label_num", 0)
-    if frame_between_label_num > label_interval - 1:
+
+def check_clip_len(clip_len: int) -> int:
+    return _check_int(clip_len, "--clip_len", 1)
+
+
+def check_frame_between_label_num(m: int, l: int, d: int, dataset: str = "") -> int:
+    """``0 <= m < l * d``: the published limit (there are ``l*d - 1`` frames between two
+    kept labels of a regularly annotated video)."""
+    _check_int(m, "--frame_between_label_num", 0)
+    check_label_interval(l)
+    _check_int(d, "default_label_interval", 1)
+    if m >= l * d:
+        where = f" for dataset {dataset!r}" if dataset else ""
         raise DatasetError(
-            f"--frame_between_label_num must be <= --label_interval - 1 = {label_interval - 1} "
-            f"(frames strictly between two kept labels), got {frame_between_label_num}"
+            f"--frame_between_label_num must be smaller than --label_interval x default_label_interval = "
+            f"{l} x {d} = {l * d}{where}, got {m}"
         )
+    return m
 
 
-def kept_label_positions(n: int, l: int) -> List[int]:
-    """Positions whose ground truth is kept: 0, l, 2l, ... below ``n``."""
-    check_sampling_args(label_interval=l)
-    return list(range(0, n, l))
+def kept_indices(n_labels: int, l: int) -> List[int]:
+    """Indices into the sorted label list that the budget keeps: ``0, l, 2l, ...``."""
+    check_label_interval(l)
+    return list(range(0, n_labels, l))
 
 
-def label_gaps(n: int, l: int) -> List[Tuple[int, int]]:
-    """Consecutive kept positions ``(a, a + l)``; frames after the last kept label form no gap."""
-    kept = kept_label_positions(n, l)
-    return list(zip(kept[:-1], kept[1:]))
+def pseudo_label_step(l: int, d: int, m: int) -> int:
+    """Frames between a kept label and its pseudo-labelled followers: ``(l * d) // (m + 1)``."""
+    check_frame_between_label_num(m, l, d)
+    return (l * d) // (m + 1)
 
 
-def _middles(a: int, l: int, m: int) -> List[int]:
-    # (k*l)//(m+1) spreads the m frames evenly; m <= l-1 keeps them distinct and strictly
-    # inside (a, a+l).
-    return [a + (k * l) // (m + 1) for k in range(1, m + 1)]
+def pseudo_label_positions(kept_positions: Sequence[int], l: int, d: int, m: int) -> List[Tuple[int, int, int]]:
+    """``(left, position, right)`` for every pseudo-label, in the published order.
 
+    For every kept label but the last, at frame position ``k``, the frames ``k + j * step``
+    (j = 1..m, ``step`` = :func:`pseudo_label_step`) get a pseudo-label generated from the
+    kept labels at ``left = k`` and ``right`` = the next kept label. E.g. VOS (d = 15, GT
+    at 0, 15, 30, ...), l = 5, m = 1: kept at 0, 75, 150; pseudo-labels at 37 and 112.
 
-def pseudo_label_positions(n: int, l: int, m: int) -> List[int]:
-    """Positions that get a pseudo-label: ``a + k*l//(m+1)``, k = 1..m, for every gap (a, a+l).
-
-    >>> pseudo_label_positions(11, 5, 1)
-    [2, 7]
+    >>> pseudo_label_positions([0, 75, 150], 5, 15, 1)
+    [(0, 37, 75), (75, 112, 150)]
     """
-    check_sampling_args(label_interval=l, frame_between_label_num=m)
-    return [p for a, _ in label_gaps(n, l) for p in _middles(a, l, m)]
-
-
-def triplet_positions(n: int, l: int, m: int) -> List[Tuple[int, int, int]]:
-    """FGPLG triplets ``(left, middle, right)``: one per pseudo-labelled position."""
-    check_sampling_args(label_interval=l, frame_between_label_num=m)
-    return [(a, p, b) for a, b in label_gaps(n, l) for p in _middles(a, l, m)]
-
-
-def used_positions(n: int, l: int, m: int = 0, with_pseudo: bool = False) -> List[int]:
-    """Sorted positions a dataset uses: the kept labels, plus the pseudo-labelled ones."""
-    positions = set(kept_label_positions(n, l))
-    if with_pseudo:
-        positions.update(pseudo_label_positions(n, l, m))
-    return sorted(positions)
+    step = pseudo_label_step(l, d, m)
+    return [(k, k + j * step, right) for k, right in zip(kept_positions[:-1], kept_positions[1:])
+            for j in range(1, m + 1)]
 
 
 def clip_indices(n: int, clip_len: int, training: bool) -> List[List[int]]:
-    """Group ``n`` frames (indices 0..n-1) into clips of ``clip_len``.
+    """Group ``n`` items (indices 0..n-1) into clips of ``clip_len``.
 
-    Training clips overlap by one frame (starts 0, clip_len-1, ...), plus one clip aligned
-    to the end when the last frame is not yet covered; clip_len 1 gives every frame once.
+    Training clips overlap by one item (starts 0, clip_len-1, ...), plus one clip aligned
+    to the end when the last item is not yet covered; clip_len 1 gives every item once.
     Inference clips do not overlap (starts 0, clip_len, ...) and the last one is aligned to
-    the end, so it may overlap the one before. A video shorter than ``clip_len`` gives one
-    clip that repeats its last frame. E.g. n=17, clip_len=4: training starts
-    0,3,6,9,12,13; inference starts 0,4,8,12,13.
+    the end, so it may overlap the one before. Fewer than ``clip_len`` items give one clip
+    that repeats the last item. E.g. n=17, clip_len=4: training starts 0,3,6,9,12,13;
+    inference starts 0,4,8,12,13.
     """
-    _check_int(clip_len, "--clip_len", 1)
+    check_clip_len(clip_len)
     if n <= 0:
         return []
     if n <= clip_len:
@@ -115,6 +115,16 @@ def clip_indices(n: int, clip_len: int, training: bool) -> List[List[int]]:
     return [list(range(s, s + clip_len)) for s in starts]
 
 
-def positions_to_clips(positions: Sequence[int], clip_len: int, training: bool) -> List[List[int]]:
-    """:func:`clip_indices` over a list of used positions, returning positions."""
-    return [[positions[i] for i in clip] for clip in clip_indices(len(positions), clip_len, training)]
+def triplet_indices(n_kept: int) -> List[List[int]]:
+    """FGPLG training triplets: three consecutive kept labels, consecutive triplets sharing
+    one label (the training clip rule with clip_len 3, step 2).
+
+    Fewer than three kept labels give no triplet (the published code padded the clip with
+    its last label, so the middle frame's own label was also an input).
+
+    >>> triplet_indices(6)
+    [[0, 1, 2], [2, 3, 4], [3, 4, 5]]
+    """
+    if n_kept < TRIPLET_LEN:
+        return []
+    return clip_indices(n_kept, TRIPLET_LEN, training=True)

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from libs.utils.io import ImageReadError, load_label, load_rgb
+from libs.utils.io import ImageReadError, load_rgb, load_training_label
 
 from .indexing import DatasetError
 
-__all__ = ["header_size", "read_image", "read_pair", "check_pair_sizes"]
+__all__ = ["header_size", "read_image", "read_label", "read_pair", "check_pair_sizes"]
 
 PathLike = Union[str, Path]
 
@@ -47,15 +47,20 @@ def read_image(path: PathLike) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
 
 
+def read_label(label_path: PathLike, image_path: PathLike, image_hw: Tuple[int, int]) -> torch.Tensor:
+    """Label ``(1, H, W)`` in [0, 1] of the frame ``image_path`` of size ``image_hw``."""
+    label = load_training_label(label_path)
+    if label.shape != tuple(image_hw):
+        raise _size_error(image_path, label_path, tuple(image_hw), label.shape)
+    return torch.from_numpy(np.ascontiguousarray(label, dtype=np.float32))[None]
+
+
 def read_pair(image_path: PathLike, label_path: Optional[PathLike]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
     """``(image (3, H, W), label (1, H, W) or None)``; a size mismatch names both files."""
     image = read_image(image_path)
     if label_path is None:
         return image, None
-    label = load_label(label_path)
-    if label.shape != tuple(image.shape[1:]):
-        raise _size_error(image_path, label_path, tuple(image.shape[1:]), label.shape)
-    return image, torch.from_numpy(np.ascontiguousarray(label, dtype=np.float32))[None]
+    return image, read_label(label_path, image_path, tuple(image.shape[1:]))
 
 
 def check_pair_sizes(pairs: Iterable[Tuple[PathLike, Optional[PathLike]]]) -> int:

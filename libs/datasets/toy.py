@@ -5,6 +5,7 @@
     DIR/datasets.yaml                               same schema as config/datasets.yaml
     DIR/TOY_VIDEO/JPEGImages/<video>/00000.jpg      96x128 RGB frames, JPEG quality 95
     DIR/TOY_VIDEO/Annotations/<video>/00000.png     exact 0/255 masks, every frame
+                                                    (every N-th with --label-every N)
     DIR/TOY_IMAGE/imgs/<id>.jpg, gt/<id>.png, ImageSets/{train,val}_id.txt
     DIR/.toy_dataset                                marker (JSON of the parameters)
 
@@ -31,13 +32,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from libs.utils.errors import UserError
+
 __all__ = ["ToyDataError", "make_toy_data", "render_video", "main"]
 
 MARKER = ".toy_dataset"
 VIDEO_NAME, IMAGE_NAME = "TOY_VIDEO", "TOY_IMAGE"
 
 
-class ToyDataError(ValueError):
+class ToyDataError(UserError, ValueError):
     """The output folder cannot be used."""
 
 
@@ -137,14 +140,15 @@ def render_video(rng: np.random.Generator, n_frames: int, h: int, w: int):
     return frames, masks
 
 
-def _save(frame: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Path) -> None:
+def _save(frame: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Optional[Path]) -> None:
     image_path.parent.mkdir(parents=True, exist_ok=True)
-    mask_path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(frame).save(image_path, format="JPEG", quality=95)
-    Image.fromarray(mask, mode="L").save(mask_path, format="PNG")
+    if mask_path is not None:
+        mask_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(mask, mode="L").save(mask_path, format="PNG")
 
 
-def _yaml(video_split: dict, seed: int) -> str:
+def _yaml(video_split: dict, seed: int, label_every: int) -> str:
     q = json.dumps  # a JSON string is a valid quoted YAML scalar
     lines = [
         f"# Toy datasets written by `python -m libs.datasets.toy` (seed {seed}).",
@@ -157,7 +161,7 @@ def _yaml(video_split: dict, seed: int) -> str:
         f"{VIDEO_NAME}:",
         '  image_dir: "JPEGImages"', '  label_dir: "Annotations"',
         '  image_ext: ".jpg"', '  label_ext: ".png"',
-        "  default_label_interval: 1",
+        f"  default_label_interval: {label_every}",
         "  video_split:",
     ]
     for split, videos in video_split.items():
@@ -179,8 +183,10 @@ def _write_all(tmp: Path, params: dict) -> None:
         frames, masks = render_video(rng, params["frames"], h, w)
         for i, (frame, mask) in enumerate(zip(frames, masks)):
             name = f"{i:05d}"
+            # Sparse annotation (VOS labels every 15th frame): only every label_every-th mask.
+            annotated = i % params["label_every"] == 0
             _save(frame, mask, tmp / VIDEO_NAME / "JPEGImages" / video / f"{name}.jpg",
-                  tmp / VIDEO_NAME / "Annotations" / video / f"{name}.png")
+                  tmp / VIDEO_NAME / "Annotations" / video / f"{name}.png" if annotated else None)
     ids = [f"{i:05d}" for i in range(params["train_images"] + params["val_images"])]
     for i, image_id in enumerate(ids):
         frames, masks = render_video(np.random.default_rng([seed, 2, i]), 1, h, w)
@@ -190,7 +196,7 @@ def _write_all(tmp: Path, params: dict) -> None:
     sets.mkdir(parents=True, exist_ok=True)
     (sets / "train_id.txt").write_text("".join(f"{i}\n" for i in ids[: params["train_images"]]))
     (sets / "val_id.txt").write_text("".join(f"{i}\n" for i in ids[params["train_images"]:]))
-    (tmp / "datasets.yaml").write_text(_yaml(video_split, seed))
+    (tmp / "datasets.yaml").write_text(_yaml(video_split, seed, params["label_every"]))
     (tmp / MARKER).write_text(json.dumps(params, sort_keys=True) + "\n")
 
 
@@ -216,6 +222,7 @@ def make_toy_data(
     val_images: int = 20,
     height: int = 96,
     width: int = 128,
+    label_every: int = 1,
     force: bool = False,
 ) -> Path:
     """Write the toy datasets into ``out``; returns the path of ``out/datasets.yaml``.
@@ -224,7 +231,8 @@ def make_toy_data(
     replaced); ``force`` also allows any other folder (only the toy entries are written).
     """
     params = dict(seed=seed, train_videos=train_videos, val_videos=val_videos, test_videos=test_videos,
-                  frames=frames, train_images=train_images, val_images=val_images, height=height, width=width)
+                  frames=frames, train_images=train_images, val_images=val_images, height=height, width=width,
+                  label_every=label_every)
     _check_params(params)
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -264,7 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="write into a non-empty folder that is not a toy dataset")
     for name, default in (("train-videos", 6), ("val-videos", 2), ("test-videos", 2), ("frames", 20),
                           ("train-images", 60), ("val-images", 20), ("height", 96), ("width", 128)):
-        p.add_argument(f"--{name}", type=int, default=default)
+        p.add_argument(f"--{name}", type=int, default=default, help="(default: %(default)s)")
+    p.add_argument("--label-every", type=int, default=1, metavar="N",
+                   help="annotate only every N-th frame of each video (0, N, 2N, ...) and write "
+                        "default_label_interval: N, like VOS's every 15th frame (default: %(default)s)")
     return p
 
 
@@ -275,7 +286,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = make_toy_data(args.out, seed=args.seed, force=args.force,
                                **{k: getattr(args, k) for k in ("train_videos", "val_videos", "test_videos", "frames",
-                                                                "train_images", "val_images", "height", "width")})
+                                                                "train_images", "val_images", "height", "width",
+                                                                "label_every")})
     except ToyDataError as e:
         parser.exit(2, f"error: {e}\n")
     print(f"toy datasets written to {Path(args.out)} in {time.perf_counter() - start:.1f}s; config: {config}")

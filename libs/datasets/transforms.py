@@ -6,7 +6,8 @@ normalised and ``labels (T, 1, S, S)`` (soft: resized bilinearly, never threshol
 image dataset is a clip of T = 1.
 
 Augmentation (image pretraining; opt-in for video training) follows the published
-recipe: colour jitter (brightness, contrast, saturation 0.3 each, hue 0; image only),
+recipe: colour jitter (brightness, contrast, saturation and hue 0.3 each, in a random
+order, torchvision ``ColorJitter`` maths; image only),
 random resized crop (scale 0.7..1, ratio 3/4..4/3) to (S, S) and a flip chosen among
 none / horizontal / vertical / both. Its parameters are drawn once per call, so every
 frame of a clip and every label get the same geometry. Draws use ``generator`` (a
@@ -20,6 +21,9 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from torchvision.transforms import functional as TF
+
+from libs.utils.normalization import IMAGENET_MEAN, IMAGENET_STD, denormalize, normalize
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -36,31 +40,9 @@ __all__ = [
     "video_train_transform",
 ]
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 FLIPS = ("none", "horizontal", "vertical", "both")
 
 SizeArg = Union[None, int, Tuple[int, int]]
-
-
-def _stats(x: torch.Tensor):
-    shape = (3, 1, 1)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(shape)
-    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(shape)
-    return mean, std
-
-
-def normalize(images: torch.Tensor) -> torch.Tensor:
-    """``(..., 3, H, W)`` RGB in [0, 1] -> ImageNet-normalised."""
-    mean, std = _stats(images)
-    return (images - mean) / std
-
-
-def denormalize(images: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`normalize`: back to RGB in [0, 1] (not clamped)."""
-    mean, std = _stats(images)
-    return images * std + mean
 
 
 def _hw(size: SizeArg) -> Optional[Tuple[int, int]]:
@@ -85,9 +67,10 @@ class AugmentParams:
     brightness: float
     contrast: float
     saturation: float
-    order: Tuple[int, ...]  # order of the three colour ops (0 brightness, 1 contrast, 2 saturation)
+    order: Tuple[int, ...]  # order of the colour ops (0 brightness, 1 contrast, 2 saturation, 3 hue)
     crop: Tuple[int, int, int, int]  # top, left, height, width in the original frame
     flip: str  # one of FLIPS
+    hue: float = 0.0  # hue shift as a fraction of the colour circle, in [-0.5, 0.5]
 
 
 def _uniform(lo: float, hi: float, generator) -> float:
@@ -127,13 +110,16 @@ def draw_augment_params(
     jitter: float = 0.3,
     scale: Sequence[float] = (0.7, 1.0),
     ratio: Sequence[float] = (3.0 / 4.0, 4.0 / 3.0),
+    hue: float = 0.3,
 ) -> AugmentParams:
-    """Draw colour factors in [1-jitter, 1+jitter], a crop box and one of four flips."""
+    """Draw colour factors in [1-jitter, 1+jitter], a hue shift in [-hue, hue], the order of
+    the four colour ops, a crop box and one of four flips."""
     factors = [_uniform(max(0.0, 1 - jitter), 1 + jitter, generator) for _ in range(3)]
-    order = tuple(torch.randperm(3, generator=generator).tolist())
+    shift = _uniform(-hue, hue, generator)
+    order = tuple(torch.randperm(4, generator=generator).tolist())
     crop = random_crop_box(height, width, scale, ratio, generator)
     flip = FLIPS[_randint(0, len(FLIPS), generator)]
-    return AugmentParams(factors[0], factors[1], factors[2], order, crop, flip)
+    return AugmentParams(factors[0], factors[1], factors[2], order, crop, flip, hue=shift)
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
@@ -146,12 +132,13 @@ def _blend(x: torch.Tensor, other: torch.Tensor, factor: float) -> torch.Tensor:
 
 
 def _colour(images: torch.Tensor, p: AugmentParams) -> torch.Tensor:
-    """Brightness, contrast, saturation (torchvision/PIL ``ColorJitter`` maths, hue 0)."""
+    """Brightness, contrast, saturation, hue (torchvision/PIL ``ColorJitter`` maths)."""
     ops = (
         lambda x: _blend(x, torch.zeros_like(x), p.brightness),
         # contrast blends with each frame's mean gray level, as PIL's ImageEnhance does
         lambda x: _blend(x, _gray(x).mean(dim=(-3, -2, -1), keepdim=True), p.contrast),
         lambda x: _blend(x, _gray(x), p.saturation),
+        lambda x: TF.adjust_hue(x, p.hue) if p.hue else x,
     )
     for i in p.order:
         images = ops[i](images)
@@ -186,15 +173,16 @@ class ClipTransform:
     """
 
     def __init__(self, size: SizeArg = None, augment: bool = False, jitter: float = 0.3,
-                 scale: Sequence[float] = (0.7, 1.0), ratio: Sequence[float] = (3.0 / 4.0, 4.0 / 3.0)):
+                 scale: Sequence[float] = (0.7, 1.0), ratio: Sequence[float] = (3.0 / 4.0, 4.0 / 3.0),
+                 hue: float = 0.3):
         self.size = _hw(size)
         self.augment = augment
-        self.jitter, self.scale, self.ratio = jitter, tuple(scale), tuple(ratio)
+        self.jitter, self.scale, self.ratio, self.hue = jitter, tuple(scale), tuple(ratio), hue
 
     def __call__(self, images: torch.Tensor, labels: Optional[torch.Tensor] = None, generator=None):
         if self.augment:
             params = draw_augment_params(images.shape[-2], images.shape[-1], generator,
-                                         self.jitter, self.scale, self.ratio)
+                                         self.jitter, self.scale, self.ratio, self.hue)
             images, labels = apply_augment(images, labels, params, self.size)
         elif self.size is not None:
             images = resize(images, self.size)

@@ -1,10 +1,11 @@
-"""Video datasets: clips for RCRNet+NER, single frames, and triplets for FGPLG.
+"""Video datasets for RCRNet+NER: clips (training, validation, inference) and single frames.
 
-All three index the same way (see :mod:`libs.datasets.frames` and
-:mod:`libs.datasets.indexing`): only labelled frames take part unless ``all_frames``;
-``label_interval`` (l) keeps every l-th label; a pseudo-label folder adds the
-``frame_between_label_num`` (m) frames per gap. Folders and label files are checked when
-the dataset is built, so a bad path fails before any work.
+Which frames take part (see :mod:`libs.datasets.frames`): the labelled ones, every label
+file of the video (``train.py`` uses all the GT, as published), or, with ``label_folder``
+(``train.py --pseudo-label-folder <root>/<m>_<l>``), exactly the label files of that
+folder, the dataset's GT never being read. ``all_frames`` (inference without labels)
+uses every frame. Folders and label lists are checked when the dataset is built, so a bad
+path fails before any work.
 
 Legend: T = frames per clip, S = transformed size, (H, W) = a frame's original size.
 """
@@ -16,30 +17,19 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from torch.utils.data import Dataset
 
-from .frames import (
-    UsedFrame,
-    VideoFrames,
-    frame_list,
-    gt_label,
-    list_video,
-    resolve_sets,
-    select_frames,
-)
-from .indexing import DatasetError, check_sampling_args, clip_indices, triplet_positions
+from .frames import UsedFrame, VideoFrames, label_list, list_video, resolve_sets
+from .indexing import DatasetError, check_clip_len, clip_indices
 from .loading import check_pair_sizes, read_pair
+from .pseudo_label_folder import PSEUDO_EXT, check_training_folder, video_label_folder
 from .transforms import ClipTransform
 
-__all__ = ["VideoClipDataset", "VideoFrameDataset", "TripletDataset", "load_frames"]
+__all__ = ["VideoClipDataset", "VideoFrameDataset", "VideoSets", "load_frames"]
 
 PathLike = Union[str, Path]
 
 
 def load_frames(frames: Sequence[UsedFrame], with_labels: bool):
-    """Decode ``frames`` -> ``images (T, 3, H, W)``, ``labels (T, 1, H, W)`` or None, ``sizes (T, 2)``.
-
-    A frame listed with ``label=None`` while labels are wanted gets an all-zero label (only
-    the FGPLG middle frame does that, flagged by the caller).
-    """
+    """Decode ``frames`` -> ``images (T, 3, H, W)``, ``labels (T, 1, H, W)`` or None, ``sizes (T, 2)``."""
     images, labels = [], []
     for f in frames:
         image, label = read_pair(f.image, f.label if with_labels else None)
@@ -50,44 +40,58 @@ def load_frames(frames: Sequence[UsedFrame], with_labels: bool):
             )
         images.append(image)
         if with_labels:
-            labels.append(label if label is not None else torch.zeros_like(image[:1]))
+            if label is None:
+                raise DatasetError(f"{f.image}: no label for this frame")
+            labels.append(label)
     sizes = torch.tensor([list(im.shape[1:]) for im in images], dtype=torch.long)
     return torch.stack(images), (torch.stack(labels) if with_labels else None), sizes
 
 
-class _VideoSets(Dataset):
-    """Lists the videos of ``sets = [(dataset name, split), ...]`` from ``config``."""
+class VideoSets(Dataset):
+    """Lists the videos of ``sets = [(dataset name, split), ...]`` from ``config``.
 
-    def __init__(self, data_root: PathLike, config, sets, transform=None):
+    ``label_folder`` replaces every dataset's GT folder by ``<label_folder>/<DATASET>/<video>``
+    (a pseudo-label folder); ``need_labels=False`` does not even list labels.
+    """
+
+    def __init__(self, data_root: PathLike, config, sets, transform=None, label_folder: Optional[PathLike] = None,
+                 need_labels: bool = True):
         self.data_root = Path(data_root)
         self.sets = resolve_sets(config, sets)
         self.transform = transform if transform is not None else ClipTransform(None)
-        self.videos: List[VideoFrames] = [
-            list_video(data_root, spec, video) for spec, split in self.sets for video in spec.videos(split)
-        ]
+        self.label_folder = None if label_folder is None else Path(label_folder)
+        self.manifest = None
+        if self.label_folder is not None:
+            self.manifest = check_training_folder(self.label_folder, [spec for spec, _ in self.sets])
+        self.videos: List[VideoFrames] = []
+        for spec, split in self.sets:
+            for video in spec.videos(split):
+                if self.label_folder is None:
+                    self.videos.append(list_video(data_root, spec, video, need_labels=need_labels))
+                else:
+                    folder = video_label_folder(self.label_folder, spec.name, video)
+                    self.videos.append(list_video(data_root, spec, video, label_dir=folder,
+                                                  label_exts=(spec.label_ext, PSEUDO_EXT)))
 
 
-def _check_pseudo_folder(folder: Optional[PathLike], l: int, m: int, require_labels: bool) -> Optional[Path]:
-    if folder is None:
-        return None
-    if not require_labels:
-        raise DatasetError("--pseudo-label-folder needs labels (require_labels=True)")
-    sub = Path(folder) / f"{m}_{l}"
-    if not sub.is_dir():
-        raise DatasetError(
-            f"{sub}: pseudo-label folder for m={m} (--frame_between_label_num), l={l} (--label_interval) not found"
-        )
-    return Path(folder)
+def _used_frames(vf: VideoFrames, all_frames: bool, require_labels: bool) -> List[UsedFrame]:
+    if all_frames:
+        missing = next((f for f in vf.frames if f.label is None), None) if require_labels else None
+        if missing is not None:
+            raise DatasetError(f"{missing.image}: this frame has no label in {vf.label_dir} "
+                               f"(every frame is used with its label)")
+        return [UsedFrame(f.stem, f.image, f.label if require_labels else None) for f in vf.frames]
+    return [UsedFrame(f.stem, f.image, f.label if require_labels else None)
+            for f in (vf.frames[k] for k in label_list(vf))]
 
 
-class VideoClipDataset(_VideoSets):
+class VideoClipDataset(VideoSets):
     """Clips of ``clip_len`` frames (training: overlapping by one; inference: end-aligned).
 
     Item: ``images (T, 3, S, S)`` normalised; ``labels (T, 1, S, S)`` in [0, 1] (only with
-    ``require_labels``); ``pseudo`` bool ``(T,)`` (label read from the pseudo-label folder);
-    ``dataset`` str; ``video`` str; ``frames`` list of T frame stems; ``sizes`` long
-    ``(T, 2)`` original (H, W); ``reversed`` bool (played backwards, images and labels
-    together). A video shorter than ``clip_len`` repeats its last frame.
+    ``require_labels``); ``dataset`` str; ``video`` str; ``frames`` list of T frame stems;
+    ``sizes`` long ``(T, 2)`` original (H, W); ``reversed`` bool (played backwards, images
+    and labels together). A video shorter than ``clip_len`` repeats its last frame.
     """
 
     def __init__(
@@ -97,24 +101,21 @@ class VideoClipDataset(_VideoSets):
         sets,
         clip_len: int = 4,
         training: bool = True,
-        label_interval: int = 1,
-        frame_between_label_num: int = 0,
-        pseudo_label_folder: Optional[PathLike] = None,
+        label_folder: Optional[PathLike] = None,
         random_reverse_clip: bool = False,
         transform=None,
         all_frames: bool = False,
         require_labels: bool = True,
     ):
-        check_sampling_args(label_interval, frame_between_label_num, clip_len)
-        pseudo = _check_pseudo_folder(pseudo_label_folder, label_interval, frame_between_label_num, require_labels)
-        super().__init__(data_root, config, sets, transform)
+        check_clip_len(clip_len)
+        if label_folder is not None and not require_labels:
+            raise DatasetError("a pseudo-label folder needs labels (require_labels=True)")
+        super().__init__(data_root, config, sets, transform, label_folder,
+                         need_labels=require_labels or not all_frames)
         self.clip_len, self.training = clip_len, training
         self.random_reverse_clip = random_reverse_clip
         self.require_labels = require_labels
-        self.frames: List[List[UsedFrame]] = [
-            select_frames(vf, label_interval, frame_between_label_num, pseudo, all_frames, require_labels)
-            for vf in self.videos
-        ]
+        self.frames: List[List[UsedFrame]] = [_used_frames(vf, all_frames, require_labels) for vf in self.videos]
         self.clips: List[Tuple[int, List[int]]] = [
             (vi, clip) for vi, used in enumerate(self.frames) for clip in clip_indices(len(used), clip_len, training)
         ]
@@ -152,37 +153,21 @@ class VideoClipDataset(_VideoSets):
         }
         if labels is not None:
             sample["labels"] = labels
-            sample["pseudo"] = torch.tensor([f.pseudo for f in frames], dtype=torch.bool)
         return sample
 
 
-class VideoFrameDataset(_VideoSets):
+class VideoFrameDataset(VideoSets):
     """Single frames, chosen by the same rules as :class:`VideoClipDataset`.
 
-    Item: ``image (3, S, S)``; ``label (1, S, S)`` and ``pseudo`` bool (with
-    ``require_labels``); ``dataset``, ``video``, ``frame`` (stem) str; ``size`` long (2,).
+    Item: ``image (3, S, S)``; ``label (1, S, S)`` (with ``require_labels``); ``dataset``,
+    ``video``, ``frame`` (stem) str; ``size`` long (2,).
     """
 
-    def __init__(
-        self,
-        data_root: PathLike,
-        config,
-        sets,
-        label_interval: int = 1,
-        frame_between_label_num: int = 0,
-        pseudo_label_folder: Optional[PathLike] = None,
-        transform=None,
-        all_frames: bool = False,
-        require_labels: bool = True,
-    ):
-        check_sampling_args(label_interval, frame_between_label_num)
-        pseudo = _check_pseudo_folder(pseudo_label_folder, label_interval, frame_between_label_num, require_labels)
-        super().__init__(data_root, config, sets, transform)
+    def __init__(self, data_root: PathLike, config, sets, label_folder: Optional[PathLike] = None, transform=None,
+                 all_frames: bool = False, require_labels: bool = True):
+        super().__init__(data_root, config, sets, transform, label_folder, need_labels=require_labels or not all_frames)
         self.require_labels = require_labels
-        self.frames = [
-            select_frames(vf, label_interval, frame_between_label_num, pseudo, all_frames, require_labels)
-            for vf in self.videos
-        ]
+        self.frames = [_used_frames(vf, all_frames, require_labels) for vf in self.videos]
         self.items = [(vi, k) for vi, used in enumerate(self.frames) for k in range(len(used))]
 
     def __len__(self) -> int:
@@ -199,76 +184,4 @@ class VideoFrameDataset(_VideoSets):
         sample = {"image": images[0], "dataset": vf.dataset, "video": vf.video, "frame": f.stem, "size": sizes[0]}
         if labels is not None:
             sample["label"] = labels[0]
-            sample["pseudo"] = f.pseudo
         return sample
-
-
-class TripletDataset(_VideoSets):
-    """FGPLG triplets (left = a, middle = p, right = a + l) for every kept gap and each of
-    its m pseudo-label positions (:func:`~libs.datasets.indexing.triplet_positions`).
-
-    ``require_middle_label=True`` (FGPLG training/validation) reads the middle frame's GT;
-    ``False`` (pseudo-label generation) leaves it out. Left/right labels are always read.
-    With ``all_frames`` the positions count every frame, not only labelled ones, so the
-    middle frame may be unannotated (left and right must still have labels).
-    Videos with no complete gap (at most l labelled frames) give no triplet (``skipped``).
-
-    Item: ``images (3, 3, S, S)`` ordered [left, middle, right]; ``labels (3, 1, S, S)``
-    (middle all zeros unless ``has_middle_label``); ``has_middle_label`` bool; ``frames``
-    [left, middle, right] stems; ``sizes`` long (3, 2); ``dataset``, ``video`` str.
-    """
-
-    def __init__(
-        self,
-        data_root: PathLike,
-        config,
-        sets,
-        label_interval: int,
-        frame_between_label_num: int,
-        require_middle_label: bool = True,
-        transform=None,
-        all_frames: bool = False,
-    ):
-        check_sampling_args(label_interval, frame_between_label_num)
-        if frame_between_label_num < 1:
-            raise DatasetError(f"--frame_between_label_num must be >= 1 for triplets, got {frame_between_label_num}")
-        super().__init__(data_root, config, sets, transform)
-        self.require_middle_label = require_middle_label
-        self.triplets: List[Tuple[int, Tuple[UsedFrame, UsedFrame, UsedFrame]]] = []
-        self.skipped: List[Tuple[str, str]] = []
-        for vi, vf in enumerate(self.videos):
-            refs = frame_list(vf, all_frames)
-            positions = triplet_positions(len(refs), label_interval, frame_between_label_num)
-            if not positions:
-                self.skipped.append((vf.dataset, vf.video))
-            for a, p, b in positions:
-                left = UsedFrame(refs[a].stem, refs[a].image, gt_label(refs[a], vf))
-                right = UsedFrame(refs[b].stem, refs[b].image, gt_label(refs[b], vf))
-                mid_label = gt_label(refs[p], vf) if require_middle_label else None
-                self.triplets.append((vi, (left, UsedFrame(refs[p].stem, refs[p].image, mid_label), right)))
-        if not self.triplets:
-            raise DatasetError(
-                f"no triplets: every video has at most --label_interval={label_interval} frames "
-                f"in its frame list ({len(self.videos)} videos)"
-            )
-
-    def __len__(self) -> int:
-        return len(self.triplets)
-
-    def validate(self) -> int:
-        return check_pair_sizes((f.image, f.label) for _, trip in self.triplets for f in trip)
-
-    def __getitem__(self, index: int) -> dict:
-        vi, trip = self.triplets[index]
-        vf = self.videos[vi]
-        images, labels, sizes = load_frames(trip, with_labels=True)
-        images, labels = self.transform(images, labels)
-        return {
-            "images": images,
-            "labels": labels,
-            "has_middle_label": trip[1].label is not None,
-            "frames": [f.stem for f in trip],
-            "sizes": sizes,
-            "dataset": vf.dataset,
-            "video": vf.video,
-        }

@@ -20,10 +20,9 @@ class ConvGRUCell(nn.Module):
         self.reset_gate = nn.Conv2d(channels, hidden_size, kernel_size, padding=padding)
         self.update_gate = nn.Conv2d(channels, hidden_size, kernel_size, padding=padding)
         self.output_gate = nn.Conv2d(channels, hidden_size, kernel_size, padding=padding)
-        # Orthogonal gates, zero biases: the initialisation of the ConvGRU the authors adapted.
-        for conv in (self.reset_gate, self.update_gate, self.output_gate):
-            nn.init.orthogonal_(conv.weight)
-            nn.init.zeros_(conv.bias)
+        # PyTorch's default initialisation, as published: the published cell meant to set
+        # Kaiming-normal weights and zero biases, but its loop iterated over state-dict
+        # *names* (strings, never Conv2d), so no initialiser ever ran.
 
     def forward(self, x, hidden):
         stacked = torch.cat((x, hidden), dim=1)

@@ -34,7 +34,7 @@ DEFAULT_VAL_SETS = "VOS:val"
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("data")
-    g.add_argument("--data", default="./data", metavar="DIR",
+    g.add_argument("--data", default="data/datasets", metavar="DIR",
                    help="data root holding one folder per dataset (default: %(default)s)")
     g.add_argument("--dataset-config", default="config/datasets.yaml", metavar="YAML",
                    help="dataset layouts and splits (default: %(default)s)")
@@ -65,22 +65,25 @@ def add_runtime_args(parser: argparse.ArgumentParser, batch_size: int = 1, worke
 
 def add_training_args(parser: argparse.ArgumentParser, *, checkpoint: str, save_folder: str, lr: float,
                       epochs: int, train_sets: str = DEFAULT_TRAIN_SETS, val_sets: str = DEFAULT_VAL_SETS,
-                      backup_epochs: int = 10) -> None:
+                      backup_epochs: int = 1, prefix: str = "<prefix>") -> None:
     g = parser.add_argument_group("training")
     g.add_argument("--checkpoint", default=checkpoint, metavar="PTH",
                    help="initial weights; 'none' starts from a fresh model (default: %(default)s)")
     g.add_argument("--save-folder", default=save_folder, metavar="DIR",
                    help="where checkpoints are written (default: %(default)s)")
     g.add_argument("--resume", metavar="STATE",
-                   help="continue an interrupted run from its <prefix>_last_state.pth (model, optimizer, "
-                        "epoch, best score); overrides --checkpoint and --start-epoch")
-    g.add_argument("--epochs", type=positive_int, default=epochs, help="number of epochs (default: %(default)s)")
+                   help=f"continue an interrupted run from its {prefix}_last_state.pth (model, optimizer, "
+                        "next epoch, best score); overrides --checkpoint and --start-epoch")
+    g.add_argument("--epochs", type=nonnegative_int, default=epochs,
+                   help="last epoch: epochs --start-epoch..EPOCHS run, inclusive, as published "
+                        "(the default runs %(default)s + 1 epochs) (default: %(default)s)")
     g.add_argument("--start-epoch", type=nonnegative_int, default=0,
-                   help="epoch to start counting from (default: %(default)s)")
+                   help="number of the first epoch (default: %(default)s)")
     g.add_argument("--backup-epochs", type=nonnegative_int, default=backup_epochs,
-                   help="also save <prefix>_epoch-N.pth every N epochs; 0 disables (default: %(default)s)")
+                   help=f"also save {prefix}_epoch-N.pth after every epoch N > 0 divisible by this; "
+                        f"0 disables (default: %(default)s)")
     g.add_argument("--eval-first", action="store_true", help="validate once before training (default: off)")
-    g.add_argument("--lr", type=positive_float, default=lr, help="Adam learning rate (default: %(default)s)")
+    g.add_argument("--lr", "--learning-rate", type=positive_float, default=lr, help="Adam learning rate (default: %(default)s)")
     g.add_argument("--train-sets", default=train_sets, metavar="NAME:SPLIT,...",
                    help="datasets and splits to train on (default: %(default)s)")
     g.add_argument("--val-sets", default=val_sets, metavar="NAME:SPLIT,...",

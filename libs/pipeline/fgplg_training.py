@@ -1,20 +1,26 @@
 """Stage 2: training the flow-guided pseudo-label generator (``train_fgplg.py``).
 
-Triplets (left kept label, middle frame, right kept label) with the middle frame's GT as
-target; FlowNet2 (or OpenCV flow) frozen, the 7-channel RCRNet trained from the image
-model (conv1's extra 4 input channels start fresh) with frozen BatchNorm.
+Within the label budget, as published: triplets of three consecutive kept labels (every
+``--label_interval``-th annotation), each played backwards with probability 1/2; the
+generator labels the middle frame from the outer two and is trained against the middle
+frame's kept label. No other label is ever read. Validation uses the kept-label triplets
+of the validation sets. FlowNet2 (or OpenCV flow) stays frozen; the 7-channel RCRNet starts
+from the image model (conv1's extra 4 input channels start fresh) with frozen BatchNorm.
 """
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from libs.datasets import TripletDataset, check_sampling_args, eval_transform, video_train_transform
+from flownet2.ops import describe_backends
+from libs.datasets import TripletDataset, check_label_interval, eval_transform, video_train_transform
 from libs.networks import FGPLG
-from libs.networks.pseudo_label_generator import FLOW_SOURCES
-from libs.utils.cli import UsageError
+from libs.networks.flow import FLOW_SOURCES, RAFT_ITERS
+from libs.networks.flow.raft import raft_cache_paths
+from libs.utils.cli import UsageError, positive_float, positive_int
 from libs.utils.training import autocast_context
 
 from .common import (
@@ -31,77 +37,119 @@ from .validation import validate_frames
 
 __all__ = ["build_parser", "run", "fgplg_logits"]
 
-PREFIX = "pseudo_label_generator"
+PREFIX = "fgplg"
 
 
 def add_flow_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("optical flow")
     g.add_argument("--flow", choices=FLOW_SOURCES, default="flownet2",
-                   help="flow source: FlowNet2 (needs --flownet-checkpoint) or OpenCV DIS flow, which needs "
-                        "no weights; recorded in the checkpoint (default: %(default)s)")
+                   help="flow source: FlowNet2 (published; needs --flownet-checkpoint), OpenCV DIS flow (no "
+                        "weights; for trying the pipeline) or torchvision's RAFT (--raft-checkpoint or "
+                        "torchvision's download cache); its weights go into the FGPLG checkpoint, from which "
+                        "generation reads it (default: %(default)s)")
     g.add_argument("--flownet-checkpoint", default="./models/FlowNet2_checkpoint.pth.tar", metavar="PTH",
                    help="NVIDIA's FlowNet2 weights, for --flow flownet2 (default: %(default)s)")
+    add_raft_args(g, checkpoint=True)
+    add_published_flow_args(g)
+
+
+def add_published_flow_args(group) -> None:
+    """The published scripts' FlowNet2 settings."""
+    group.add_argument("--rgb_max", type=positive_float, default=1.0, metavar="V",
+                       help="full intensity the flow network assumes; the FGPLG feeds it frames in [0, 1], as "
+                            "published (default: %(default)s)")
+    group.add_argument("--fp16", action="store_true",
+                       help="run the flow network in half precision (fp16 autocast on a GPU, bf16 on a CPU) "
+                            "(default: off)")
+
+
+def add_raft_args(group, checkpoint: bool) -> None:
+    if checkpoint:
+        group.add_argument("--raft-checkpoint", default=None, metavar="PTH",
+                           help="torchvision raft_large or raft_small weights (the variant is read off the keys), "
+                                "for --flow raft (default: torchvision's cache, $TORCH_HOME/hub/checkpoints/)")
+    group.add_argument("--raft-iters", type=positive_int, default=RAFT_ITERS, metavar="N",
+                       help="RAFT's refinement steps, for --flow raft (default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train_fgplg.py",
-        description="Train the flow-guided pseudo-label generator (FGPLG) on triplets of frames whose outer "
-                    "frames keep their labels (every --label_interval-th annotation).",
+        description="Train the flow-guided pseudo-label generator (FGPLG) within the label budget: on "
+                    "triplets of three consecutive kept labels (every --label_interval-th annotation), "
+                    "labelling the middle frame from the outer two.",
     )
     add_data_args(parser)
     add_model_args(parser)
     add_training_args(parser, checkpoint="./models/image_pretrained_model.pth",
-                      save_folder="./models/checkpoints", lr=1e-5, epochs=100)
+                      save_folder="./models/checkpoints", lr=1e-5, epochs=50, prefix=PREFIX)
     g = parser.add_argument_group("semi-supervision")
     g.add_argument("--label_interval", type=int, default=5, metavar="L",
-                   help="keep every L-th ground-truth label (default: %(default)s)")
-    g.add_argument("--frame_between_label_num", type=int, default=1, metavar="M",
-                   help="frames labelled per gap between kept labels, 1 <= M < L (default: %(default)s)")
+                   help="the label budget: keep every L-th ground-truth label of each video, 1/L of the "
+                        "annotations (default: %(default)s)")
+    g.add_argument("--clip_len", type=int, choices=(3,), default=3, metavar="3",
+                   help="frames per training clip: the generator takes triplets, as published (default: %(default)s)")
+    g.add_argument("--no-reverse", action="store_true",
+                   help="do not play training triplets backwards with probability 1/2 (published: they are)")
+    # Not a flag of the published train_fgplg.py: m is chosen at generation. Refused with a reason.
+    g.add_argument("--frame_between_label_num", type=int, default=None, help=argparse.SUPPRESS)
     add_flow_args(parser)
     add_runtime_args(parser)
     return parser
 
 
-def fgplg_logits(model, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """``images (B, 3, 3, S, S)`` [left, middle, right], ``labels (B, 3, 1, S, S)`` -> middle logits."""
-    return model.generate_pseudo_label(images[:, 1], images[:, 0], images[:, 2], labels[:, 0], labels[:, 2])
+def fgplg_logits(model, images: torch.Tensor, outer_labels: torch.Tensor) -> torch.Tensor:
+    """``images (B, 3, 3, S, S)`` [left, middle, right], ``outer_labels (B, 2, 1, S, S)`` [left, right]
+    -> logits of the middle frame ``(B, 1, S, S)``."""
+    return model.generate_pseudo_label(images[:, 1], images[:, 0], images[:, 2], outer_labels[:, 0],
+                                       outer_labels[:, 1])
 
 
 def build_fgplg(args, log=print) -> FGPLG:
-    """FGPLG with its flow source ready (FlowNet2 weights loaded, or OpenCV)."""
-    flownet = None
+    """FGPLG with its flow source ready (FlowNet2 or RAFT weights loaded, or OpenCV)."""
+    weights = None
     if args.flow == "flownet2":
-        flownet = require_file(args.flownet_checkpoint, "--flownet-checkpoint",
+        weights = require_file(args.flownet_checkpoint, "--flownet-checkpoint",
                                "FlowNet2 checkpoint (or use --flow opencv, which needs no weights)")
-    model = FGPLG(output_stride=args.os, flow=args.flow, flownet_checkpoint=flownet, allow_random_flownet=False)
-    log(f"flow source: {args.flow}{' (' + str(flownet) + ')' if flownet else ''}")
+    elif args.flow == "raft":
+        weights = args.raft_checkpoint and require_file(args.raft_checkpoint, "--raft-checkpoint", "RAFT checkpoint")
+    model = FGPLG(output_stride=args.os, flow=args.flow, flownet_checkpoint=weights, allow_random_flownet=False,
+                  raft_iters=args.raft_iters, rgb_max=args.rgb_max, flow_fp16=args.fp16)
+    log(f"flow source: {args.flow}" + (f" ({weights})" if weights else " (torchvision's cache)" if args.flow == "raft"
+                                       else ""))
     return model
 
 
+def log_ops_backends(device, log) -> None:
+    """Which implementation of FlowNet2's ops (resample2d warps the labels whatever the flow) runs."""
+    log(describe_backends(torch.device(device).type))
+
+
 def run(args: argparse.Namespace, log=print) -> dict:
-    check_sampling_args(args.label_interval, args.frame_between_label_num)
-    if args.frame_between_label_num < 1:
-        raise UsageError("--frame_between_label_num must be >= 1 for FGPLG training")
+    if args.frame_between_label_num is not None:
+        raise UsageError("--frame_between_label_num is not a train_fgplg.py flag: the generator trains on "
+                         "triplets of consecutive kept labels; choose m with generate_pseudo_labels.py")
+    check_label_interval(args.label_interval)
     config = load_config(args)
     train_sets, val_sets = sets_from(args, "train_sets", config), sets_from(args, "val_sets", config)
     return run_stage(args, lambda ctx, log: _run(args, ctx, config, train_sets, val_sets, log), log)
 
 
 def _run(args, ctx, config, train_sets, val_sets, log):
-    l, m = args.label_interval, args.frame_between_label_num
-    train_set = TripletDataset(args.data, config, train_sets, l, m, require_middle_label=True,
+    l = args.label_interval
+    train_set = TripletDataset(args.data, config, train_sets, l, random_reverse=not args.no_reverse,
                                transform=video_train_transform(args.size))
-    val_set = TripletDataset(args.data, config, val_sets, l, m, require_middle_label=True,
-                             transform=eval_transform(args.size))
+    val_set = TripletDataset(args.data, config, val_sets, l, transform=eval_transform(args.size))
     train_set.validate()
     val_set.validate()
-    log(f"train: {len(train_set)} triplets, val: {len(val_set)} triplets (l={l}, m={m})")
+    log(f"train: {len(train_set)} triplets of consecutive kept labels, val: {len(val_set)} (l={l}: 1 label in "
+        f"{l} kept)" + _skipped(train_set, val_set))
 
-    # FlowNet2's weights come from --flownet-checkpoint, not from the image model.
+    # FlowNet2's weights come from --flownet-checkpoint, not from the image model or the state.
+    flow_info = flow_record(args)
     model, optimizer, start_epoch, best_score = prepare_model(
-        build_fgplg(args, log), args, ctx, log, optional=lambda k: k.startswith("flownet."),
-        expect={"flow": args.flow})
+        build_fgplg(args, log), args, ctx, log, optional=is_flow_key, expect={"flow": args.flow})
+    log_ops_backends(ctx.device, log)
     train_loader, val_loader = make_loaders(args, ctx, train_set, val_set)
 
     def train_step(model, batch):
@@ -114,12 +162,35 @@ def _run(args, ctx, config, train_sets, val_sets, log):
     def validate(model):
         def predict(batch):
             with autocast_context(ctx.device, args.amp):
-                return fgplg_logits(model, batch["images"].to(ctx.device), batch["labels"].to(ctx.device))
+                return fgplg_logits(model, batch["images"].to(ctx.device), batch["labels"][:, 0::2].to(ctx.device))
 
-        return validate_frames(predict, val_loader,
-                               key_fn=lambda batch, b: (batch["dataset"][b], batch["video"][b], batch["frames"][1][b]),
-                               label_fn=lambda batch: batch["labels"][:, 1], progress=ctx.is_main)
+        return validate_frames(predict, val_loader, label_fn=lambda batch: batch["labels"][:, 1],
+                               progress=ctx.is_main)
 
+    # The last state keeps the trainable weights and points to the frozen flow weights.
     return fit_stage("train_fgplg.py", args, ctx, log, model, optimizer, train_loader, train_step, validate,
                      prefix=PREFIX, start_epoch=start_epoch, best_score=best_score,
-                     checkpoint_extra={"flow": args.flow})
+                     state_extra=flow_info, state_keys=lambda k: not is_flow_key(k))
+
+
+def is_flow_key(key: str) -> bool:
+    return key.startswith("flownet.")
+
+
+def flow_record(args) -> dict:
+    """What the last state records of the flow source instead of its (frozen) weights."""
+    weights = None
+    if args.flow == "flownet2":
+        weights = Path(args.flownet_checkpoint).resolve()
+    elif args.flow == "raft":
+        found = [p for p in raft_cache_paths() if p.is_file()]
+        weights = Path(args.raft_checkpoint).resolve() if args.raft_checkpoint else (found[0] if found else None)
+    return {"flow": args.flow, "flow_weights": str(weights) if weights else None}
+
+
+def _skipped(*datasets) -> str:
+    skipped = [f"{d}/{v}" for ds in datasets for d, v in ds.skipped]
+    if not skipped:
+        return ""
+    shown = ", ".join(skipped[:5]) + (f", ... ({len(skipped) - 5} more)" if len(skipped) > 5 else "")
+    return f"; {len(skipped)} videos with fewer than 3 kept labels give no triplet: {shown}"

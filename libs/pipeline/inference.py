@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_data_args(parser)
     g = parser.add_argument_group("what to run on")
-    g.add_argument("--dataset", default="DAVIS2016", help="video dataset name (default: %(default)s)")
-    g.add_argument("--split", default="val", help="split of --dataset (default: %(default)s)")
+    g.add_argument("--dataset", default="VOS", help="video dataset name, as published (default: %(default)s)")
+    g.add_argument("--split", default="test", help="split of --dataset, as published (default: %(default)s)")
     g.add_argument("--all-frames", action="store_true",
                    help="every frame of the split's videos, not only the annotated ones (default: off)")
     g.add_argument("--input", metavar="DIR_OR_VIDEO",
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("model and output")
     g.add_argument("--checkpoint", default="./models/video_best_model.pth", metavar="PTH",
                    help="VideoModel (RCRNet+NER) weights (default: %(default)s)")
-    g.add_argument("--results-folder", default="./results", metavar="OUT",
+    g.add_argument("--results-folder", default="data/results", metavar="OUT",
                    help="output root (default: %(default)s)")
     g.add_argument("--clip_len", type=positive_int, default=4, metavar="T",
                    help="frames per inference clip (default: %(default)s)")
@@ -125,7 +125,6 @@ def _run_split(args, device, log):
     loader = make_loader(dataset, batch_size=args.batch_size, shuffle=False, num_workers=args.num_workers,
                          ctx=DistributedContext(device=device), distributed=False)
     out_root = Path(args.results_folder)
-    frame_dir = spec.root(args.data) / spec.image_dir
     start, written, videos = time.time(), set(), set()
     with BackgroundWriter() as writer, torch.inference_mode():
         for batch in tqdm(loader, desc=f"{args.dataset}/{args.split}", dynamic_ncols=True):
@@ -137,7 +136,7 @@ def _run_split(args, device, log):
                     video, stem = batch["video"][b], batch["frames"][t][b]
                     target = out_root / args.dataset / video / f"{stem}.png"
                     ov = out_root / "overlays" / args.dataset / video / f"{stem}.jpg" if args.overlay else None
-                    writer.submit(_write_map, saliency, target, frame_dir / video / f"{stem}{spec.image_ext}", ov,
+                    writer.submit(_write_map, saliency, target, spec.video_image_dir(args.data, video) / f"{stem}{spec.image_ext}", ov,
                                   key=target)
                     written.add(target)
                     videos.add(video)

@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_args(parser)
     add_model_args(parser)
     add_training_args(parser, checkpoint="none", save_folder="./models", lr=1e-4, epochs=30,
-                      train_sets="MSRA-B:train,HKU-IS:train", val_sets="MSRA-B:val")
+                      train_sets="MSRA-B:train,HKU-IS:train", val_sets="MSRA-B:val", backup_epochs=10,
+                      prefix=PREFIX)
     g = parser.add_argument_group("initialisation")
     g.add_argument("--imagenet-checkpoint", default=None, metavar="PTH",
                    help="torchvision resnet50 weights (e.g. resnet50-0676ba61.pth) for the backbone; "
@@ -104,8 +105,7 @@ def _run(args, ctx, config, train_sets, val_sets, log):
             with autocast_context(ctx.device, args.amp):
                 return model(batch["image"].to(ctx.device))
 
-        return validate_frames(predict, val_loader, key_fn=lambda batch, b: (batch["dataset"][b], batch["name"][b]),
-                               label_fn=lambda batch: batch["label"], progress=ctx.is_main)
+        return validate_frames(predict, val_loader, label_fn=lambda batch: batch["label"], progress=ctx.is_main)
 
     return fit_stage("pretrain.py", args, ctx, log, model, optimizer, train_loader, train_step, validate,
                      prefix=PREFIX, start_epoch=start_epoch, best_score=best_score, best_name=BEST_NAME)

@@ -33,10 +33,10 @@ def prepare_model(model, args, ctx, log, optional: Optional[Callable[[str], bool
                   initialise: Optional[Callable[[], None]] = None, expect: Optional[dict] = None):
     """Starting weights, memory format, DDP wrapper and Adam for a training stage.
 
-    ``--resume`` restores model, optimizer, epoch and best score (``expect`` entries, e.g.
-    FGPLG's flow source, must match the state's); otherwise ``initialise()`` when given, else
-    ``--checkpoint`` loaded strictly but for the keys ``optional`` accepts as missing.
-    Returns ``(model, optimizer, start_epoch, best_score)``.
+    ``--resume`` restores model, optimizer, next epoch and best score (``expect`` entries,
+    e.g. FGPLG's flow source, must match the state's); otherwise ``initialise()`` when
+    given, else ``--checkpoint`` loaded strictly but for the keys ``optional`` accepts as
+    missing. Returns ``(model, optimizer, start_epoch, best_score)``.
     """
     set_aspp_dropout(model, args.aspp_dropout)
     start_epoch, best_score, state = args.start_epoch, float("-inf"), None
@@ -47,13 +47,14 @@ def prepare_model(model, args, ctx, log, optional: Optional[Callable[[str], bool
                 raise UsageError(f"{args.resume}: trained with --{key} {state[key]}, not --{key} {value}")
         load_checkpoint(model, state["state_dict"], strict=True, optional=optional)
         start_epoch, best_score = state["epoch"], state["best_score"]
-        log(f"resuming {args.resume}: {start_epoch} epochs done, best S-measure {best_score:.4f}")
+        log(f"resuming {args.resume}: epochs up to {start_epoch - 1} done, best S-measure {best_score:.4f}")
     elif initialise is not None:
         initialise()
     else:
         load_model_weights(model, args.checkpoint, strict=True, optional=optional, log=log)
-    if start_epoch >= args.epochs:
-        raise UsageError(f"--epochs {args.epochs}: {start_epoch} epochs are already done, nothing to train")
+    if start_epoch > args.epochs:
+        raise UsageError(f"--epochs {args.epochs}: epochs up to {start_epoch - 1} are already done, "
+                         f"nothing to train (epochs run from --start-epoch to --epochs inclusive)")
     if args.channels_last:
         to_channels_last(model)  # Module.to(memory_format=...) raises on the non-local blocks' 5-D weights
     model = wrap_for_training(model, ctx)
@@ -77,9 +78,10 @@ def fit_stage(script: str, args, ctx, log, model, optimizer, train_loader, train
     """The epoch loop (:func:`libs.utils.training.fit`) with the flags every stage shares."""
     cfg = FitConfig(epochs=args.epochs, save_folder=args.save_folder, prefix=prefix, start_epoch=start_epoch,
                     backup_epochs=args.backup_epochs, eval_first=args.eval_first, amp=args.amp,
-                    max_iters=args.max_iters, **config)
+                    max_iters=args.max_iters, seed=args.seed, **config)
     result = fit(model, optimizer, train_loader, train_step, validate, cfg, ctx, args=vars(args),
                  best_score=best_score, log=log)
-    when = f"epoch {result['best_epoch']}" if result["best_epoch"] else "no epoch of this run improved on it"
+    when = (f"epoch {result['best_epoch']}" if result["best_epoch"] is not None
+            else "no epoch of this run improved on it")
     log(f"{script}: done; best val S-measure {result['best_score']:.4f} ({when}) -> {result['best_path']}")
     return result

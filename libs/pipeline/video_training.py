@@ -1,8 +1,11 @@
-"""Stage 4: video training of RCRNet+NER (``train.py``), on GT or GT + pseudo-labels.
+"""Stage 4: video training of RCRNet+NER (``train.py``), on all the GT or on a pseudo-label folder.
 
 Clips of ``--clip_len`` labelled frames (overlapping by one, played backwards with
 probability 1/2), BCE-with-logits summed over the clip's frames, Adam (lr 1e-5),
-BatchNorm frozen, the best epoch chosen by S-measure on the validation sets.
+BatchNorm frozen, the best epoch chosen by S-measure on the validation clips (built by the
+same overlapping rule, as published). With ``--pseudo-label-folder <root>/<m>_<l>`` the
+training sets use exactly the labels found in that folder (kept GT + pseudo-labels) and
+never the dataset's own GT.
 """
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from libs.datasets import VideoClipDataset, check_sampling_args, eval_transform, video_train_transform
+from libs.datasets import VideoClipDataset, check_clip_len, eval_transform, video_train_transform
 from libs.networks import VideoModel
+from libs.utils.cli import UsageError
 
 from .common import (
     add_data_args,
@@ -40,14 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_args(parser)
     add_model_args(parser)
     add_training_args(parser, checkpoint="./models/image_pretrained_model.pth",
-                      save_folder="./models/checkpoints", lr=1e-5, epochs=100)
+                      save_folder="./models/checkpoints", lr=1e-5, epochs=50, prefix=PREFIX)
     g = parser.add_argument_group("semi-supervision")
     g.add_argument("--pseudo-label-folder", default="", metavar="DIR",
-                   help="train on GT + the pseudo-labels in DIR/<m>_<l>/ (default: GT only)")
-    g.add_argument("--label_interval", type=int, default=1, metavar="L",
-                   help="keep every L-th ground-truth label (default: %(default)s)")
-    g.add_argument("--frame_between_label_num", type=int, default=0, metavar="M",
-                   help="pseudo-labelled frames per gap between kept labels (default: %(default)s)")
+                   help="a folder written by generate_pseudo_labels.py, <root>/<m>_<l> (e.g. data/pseudo-labels/1_5): "
+                        "train on exactly the labels in it (the kept GT and the pseudo-labels); the datasets' own "
+                        "GT is not read (default: none, train on all the GT)")
+    # The folder fixes l and m; flags that could contradict it are refused with a reason.
+    for flag in ("--label_interval", "--frame_between_label_num"):
+        g.add_argument(flag, type=int, default=None, help=argparse.SUPPRESS)
     g.add_argument("--clip_len", type=int, default=4, metavar="T", help="frames per clip (default: %(default)s)")
     g.add_argument("--no-reverse", action="store_true",
                    help="do not play training clips backwards with probability 1/2 (published: they are)")
@@ -63,7 +68,10 @@ def video_loss(preds, labels: torch.Tensor) -> torch.Tensor:
 
 
 def run(args: argparse.Namespace, log=print) -> dict:
-    check_sampling_args(args.label_interval, args.frame_between_label_num, args.clip_len)
+    if args.label_interval is not None or args.frame_between_label_num is not None:
+        raise UsageError("--label_interval/--frame_between_label_num are not train.py flags: pass the folder "
+                         "generate_pseudo_labels.py wrote for them, --pseudo-label-folder <root>/<m>_<l>")
+    check_clip_len(args.clip_len)
     config = load_config(args)
     train_sets, val_sets = sets_from(args, "train_sets", config), sets_from(args, "val_sets", config)
     return run_stage(args, lambda ctx, log: _run(args, ctx, config, train_sets, val_sets, log), log)
@@ -72,17 +80,21 @@ def run(args: argparse.Namespace, log=print) -> dict:
 def _run(args, ctx, config, train_sets, val_sets, log):
     train_set = VideoClipDataset(
         args.data, config, train_sets, clip_len=args.clip_len, training=True,
-        label_interval=args.label_interval, frame_between_label_num=args.frame_between_label_num,
-        pseudo_label_folder=args.pseudo_label_folder or None, random_reverse_clip=not args.no_reverse,
+        label_folder=args.pseudo_label_folder or None, random_reverse_clip=not args.no_reverse,
         transform=video_train_transform(args.size, augment=args.augment),
     )
-    val_set = VideoClipDataset(args.data, config, val_sets, clip_len=args.clip_len, training=False,
+    val_set = VideoClipDataset(args.data, config, val_sets, clip_len=args.clip_len, training=True,
                                transform=eval_transform(args.size))
     train_set.validate()
     val_set.validate()
-    log(f"train: {len(train_set)} clips from {', '.join(f'{n}:{s}' for n, s in train_sets)}"
-        f"{' + pseudo-labels ' + args.pseudo_label_folder if args.pseudo_label_folder else ''}; "
-        f"val: {len(val_set)} clips from {', '.join(f'{n}:{s}' for n, s in val_sets)}")
+    labels = sum(len(used) for used in train_set.frames)
+    source = "all GT labels"
+    if args.pseudo_label_folder:
+        m = train_set.manifest
+        made = f" (l={m.label_interval}, m={m.frame_between_label_num})" if m else " (no manifest)"
+        source = f"the labels of {args.pseudo_label_folder}{made}"
+    log(f"train: {len(train_set)} clips, {labels} labelled frames from {', '.join(f'{n}:{s}' for n, s in train_sets)}"
+        f", {source}; val: {len(val_set)} clips from {', '.join(f'{n}:{s}' for n, s in val_sets)}")
 
     # An image model (NER keys missing) or a video model; the backbone must be complete.
     model, optimizer, start_epoch, best_score = prepare_model(

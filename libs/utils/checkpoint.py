@@ -18,6 +18,7 @@ from typing import Callable, Dict, List, Optional, Union
 import torch
 from torch import nn
 
+from .errors import UserError
 from .io import torch_save
 
 __all__ = [
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 PathLike = Union[str, Path]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that is missing, unreadable, or does not fit the model."""
 
 
@@ -253,23 +254,21 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             return model
 
 
-def save_model(model: nn.Module, path: PathLike, extra: Optional[dict] = None) -> None:
-    """Bare state dict (the published format, no ``module.`` prefix), written atomically.
-
-    With ``extra`` (e.g. FGPLG's ``{"flow": "opencv"}``) the file is
-    ``{"state_dict": ..., **extra}``, which :func:`read_state_dict` reads the same way.
-    """
-    state = unwrap_model(model).state_dict()
-    torch_save({"state_dict": state, **extra} if extra else state, path)
+def save_model(model: nn.Module, path: PathLike) -> None:
+    """Bare state dict (the published format, no ``module.`` prefix), written atomically."""
+    torch_save(unwrap_model(model).state_dict(), path)
 
 
-def save_training_state(path: PathLike, model, optimizer, epoch: int, best_score: float, args: dict, **extra):
+def save_training_state(path: PathLike, model, optimizer, epoch: int, best_score: float, args: dict,
+                        keep: Optional[Callable[[str], bool]] = None, **extra):
     """Everything ``--resume`` needs; ``args`` as a plain dict so ``weights_only`` loading works.
 
-    ``epoch`` is the number of completed epochs.
+    ``epoch`` is the next epoch to run. ``keep(key)`` selects the weights stored (FGPLG
+    leaves out its frozen flow network, which ``extra`` points to instead).
     """
+    weights = unwrap_model(model).state_dict()
     state = {
-        "state_dict": unwrap_model(model).state_dict(),
+        "state_dict": {k: v for k, v in weights.items() if keep is None or keep(k)},
         "optimizer": optimizer.state_dict(),
         "epoch": int(epoch),
         "best_score": float(best_score),

@@ -3,28 +3,38 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Callable, List, Tuple
 
-__all__ = ["UsageError", "user_errors", "run_main", "parse_sets", "positive_int", "nonnegative_int", "positive_float"]
+from .errors import UsageError, UserError
+
+__all__ = ["UsageError", "UserError", "is_users_path_error", "run_main", "parse_sets", "positive_int",
+           "nonnegative_int", "positive_float"]
 
 
-class UsageError(ValueError):
-    """A flag value or combination of flags that cannot work."""
+def _named_paths(args: argparse.Namespace) -> List[Path]:
+    """Every flag value of ``args`` that looks like a path (strings, lists of strings)."""
+    values = []
+    for v in vars(args).values():
+        values += [x for x in (v if isinstance(v, (list, tuple)) else [v]) if isinstance(x, (str, Path)) and x]
+    cwd = Path.cwd()
+    paths = [Path(v).expanduser().absolute() for v in values]
+    return [p for p in paths if p != cwd and p != Path(p.anchor)]  # "." would cover every relative path
 
 
-def user_errors() -> Tuple[type, ...]:
-    """Exception types that are the user's input, not our bug: reported in one line."""
-    from flownet2.checkpoint import FlowNet2CheckpointError
-    from libs.datasets import DatasetConfigError, DatasetError
-    from libs.utils.checkpoint import CheckpointError
-    from libs.utils.evaluation import EvaluationError
-    from libs.utils.io import ImageReadError
+def is_users_path_error(e: BaseException, args: argparse.Namespace) -> bool:
+    """An ``OSError`` about a path the user named (or a file inside a folder they named).
 
-    # The OSErrors are about paths the user gave (an output folder that is a file, a folder
-    # without write permission); their message names the path.
-    return (UsageError, DatasetError, DatasetConfigError, CheckpointError, ImageReadError, EvaluationError,
-            FlowNet2CheckpointError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
-            PermissionError)
+    E.g. an output folder that is a file, a folder without write permission: the message
+    names the path, and a traceback would not help. An ``OSError`` about any other path is
+    a bug of ours and keeps its traceback.
+    """
+    filenames = [getattr(e, "filename", None), getattr(e, "filename2", None)]
+    filenames = [Path(f).expanduser().absolute() for f in filenames if isinstance(f, (str, Path)) and f]
+    if not isinstance(e, OSError) or not filenames:
+        return False
+    named = _named_paths(args)
+    return any(f == p or p in f.parents for f in filenames for p in named)
 
 
 def _one_line(message: str) -> str:
@@ -43,7 +53,12 @@ def run_main(prog: str, fn: Callable[[argparse.Namespace], int], args: argparse.
     try:
         result = fn(args)
         return result if isinstance(result, int) else 0
-    except user_errors() as e:
+    except UserError as e:
+        print(f"{prog}: error: {_one_line(str(e))}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if not is_users_path_error(e, args):
+            raise
         print(f"{prog}: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -9,18 +9,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator, Union
 
 import numpy as np
 from PIL import Image
 
+from .errors import UserError
+
 __all__ = [
     "ImageReadError",
     "atomic_path",
     "load_rgb",
     "load_label",
+    "load_training_label",
     "save_png",
     "save_jpeg",
     "save_json",
@@ -32,17 +35,24 @@ __all__ = [
 PathLike = Union[str, os.PathLike]
 
 
-def _current_umask() -> int:
-    mask = os.umask(0o022)  # reading the umask means setting it; done once, at import
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-class ImageReadError(OSError):
+class ImageReadError(UserError, OSError):
     """An image or label file that is missing, unreadable or truncated."""
+
+
+def _create_unique(folder: Path, prefix: str) -> Path:
+    """Create an empty, uniquely named ``<prefix><pid>.<random>.tmp`` in ``folder``.
+
+    Mode 0o666 lets the kernel apply the process umask, so the final file gets the
+    permissions ``open()`` would give it (``mkstemp`` makes private 0600 files, and reading
+    the umask means setting it, which races with other threads).
+    """
+    while True:
+        tmp = folder / f"{prefix}{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
 
 
 @contextlib.contextmanager
@@ -53,12 +63,8 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
+    tmp = _create_unique(path.parent, f".{path.name}.")
     try:
-        with contextlib.suppress(OSError):  # mkstemp's file is private (0600): use open()'s default
-            os.chmod(tmp, 0o666 & ~_UMASK)
         yield tmp
         os.replace(tmp, path)
     except BaseException:
@@ -101,6 +107,20 @@ def load_label(path: PathLike) -> np.ndarray:
         top = arr.max()
         return arr / 65535.0 if top > 255 else arr / 255.0
     return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+
+
+def load_training_label(path: PathLike) -> np.ndarray:
+    """A training label as float32 ``(H, W)``, by the published rule: the grayscale values
+    are used as they are when their maximum is <= 1 (0/1 masks), else divided by 255.
+
+    Palette and 1-bit masks with values {0, 1} and 16-bit maps are read as by
+    :func:`load_label`.
+    """
+    img = _open_fully(path)
+    if img.mode in ("1", "P", "I;16", "I;16B", "I"):
+        return load_label(path)
+    arr = np.asarray(img.convert("L"), dtype=np.float32)
+    return arr if arr.max() <= 1 else arr / 255.0
 
 
 def save_png(array: np.ndarray, path: PathLike) -> None:

@@ -254,6 +254,33 @@ class SaliencyEvaluator:
             out["F_boundary"] = float(np.mean(np.array(self._fb, dtype=np.float64)))
         return {k: out[k] for k in self.metrics}
 
+    def curves(self) -> Dict[str, np.ndarray]:
+        """The frame-mean threshold curves behind maxF/meanF and maxE/meanE.
+
+        Returns:
+            ``{"F": (256,), "E": (256,)}`` float64 (only those the evaluator computes); F is
+            pysodmetrics' ``FmeasureV2`` dynamic curve (index 0 = threshold 255), E its
+            ``Emeasure`` curve. The DAVSOD protocol averages these over videos before the max.
+        """
+        if self.num_frames == 0:
+            raise ValueError("SaliencyEvaluator.curves(): no frames were evaluated")
+        out: Dict[str, np.ndarray] = {}
+        if self._fm is not None:
+            out["F"] = np.asarray(self._fm.get_results()["fm"]["dynamic"], dtype=np.float64)
+        if self._em is not None:
+            out["E"] = np.asarray(self._em.get_results()["em"]["curve"], dtype=np.float64)
+        return out
+
+    def frame_values(self, key: str) -> np.ndarray:
+        """Per-frame values of ``"J"`` or ``"F_boundary"``, float64 ``(num_frames,)`` in step order
+        (what DAVIS' mean / recall / decay statistics are computed from)."""
+        values = {"J": self._j, "F_boundary": self._fb}
+        if key not in values:
+            raise ValueError(f"frame_values: only 'J' and 'F_boundary' are kept per frame, not {key!r}")
+        if values[key] is None:
+            raise ValueError(f"frame_values: this evaluator does not compute {key!r}")
+        return np.array(values[key], dtype=np.float64)
+
     @classmethod
     def merge(cls, evaluators: Iterable["SaliencyEvaluator"]) -> "SaliencyEvaluator":
         """One evaluator holding the frames of all ``evaluators`` in order (they must compute

@@ -1,10 +1,12 @@
 """The epoch loop shared by image pretraining, FGPLG training and video training.
 
-Published behaviour kept: a train and a val phase per epoch, Adam, the best epoch by
-validation S-measure saved as a bare state dict (``<prefix>_best_model.pth``), periodic
-backups (``<prefix>_epoch-<n>.pth``). Added: ``<prefix>_last_state.pth`` after every epoch
-(model, optimizer, epoch, best score, args) so ``--resume`` continues an interrupted run
-losing at most the current epoch; mixed precision; DistributedDataParallel.
+Published behaviour kept: epochs numbered ``start_epoch .. epochs`` inclusive (``range(start,
+epochs + 1)``: ``--epochs 50`` runs 51 epochs), a train and a val phase per epoch, Adam, the
+best epoch by validation S-measure saved as a bare state dict
+(``<prefix>_current_best_model.pth``), backups ``<prefix>_epoch-<n>.pth`` after every epoch
+``n > 0`` divisible by ``backup_epochs``. Added: ``<prefix>_last_state.pth`` after every
+epoch (model, optimizer, next epoch, best score, args) so ``--resume`` continues an
+interrupted run losing at most the current epoch; mixed precision; DistributedDataParallel.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import save_model, save_training_state, unwrap_model
-from .distributed import DistributedContext, all_reduce_sum, barrier
+from .distributed import DistributedContext, all_reduce_sum, barrier, seed_everything
 
 __all__ = [
     "FitConfig",
@@ -40,13 +42,15 @@ class FitConfig:
     save_folder: Path
     prefix: str
     start_epoch: int = 0
-    backup_epochs: int = 10
+    backup_epochs: int = 1
     eval_first: bool = False
     amp: bool = False
     max_iters: Optional[int] = None  # per epoch; for smoke tests and quick runs
     grad_clip: Optional[float] = None
-    best_name: Optional[str] = None  # file name of the best model; default <prefix>_best_model.pth
-    checkpoint_extra: Optional[dict] = None  # stored beside the weights (FGPLG: its flow source)
+    best_name: Optional[str] = None  # file name of the best model; default <prefix>_current_best_model.pth
+    state_extra: Optional[dict] = None  # stored in the last state beside the weights (FGPLG: its flow source)
+    state_keys: Optional[Callable[[str], bool]] = None  # weights the last state keeps (default: all)
+    seed: Optional[int] = None  # reseed every epoch from (seed, epoch, rank): a resumed epoch draws as a straight run
 
 
 def autocast_context(device: torch.device, enabled: bool):
@@ -126,13 +130,17 @@ def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, train_step
 
 
 def _train_epoch(model, loader, optimizer, train_step, cfg, ctx, epoch, scaler):
+    if cfg.seed is not None:
+        # Random draws in the main process (clip reversal, augmentation with -j 0) then depend on the
+        # epoch only, so --resume repeats them; loader workers keep their own streams.
+        seed_everything(cfg.seed + 1000 * epoch, ctx.rank)
     model.train()
     sampler = getattr(loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)
     total = len(loader) if cfg.max_iters is None else min(len(loader), cfg.max_iters)
     loss_sum, count = 0.0, 0
-    bar = tqdm(loader, total=total, desc=f"epoch {epoch + 1}/{cfg.epochs} train", disable=not ctx.is_main,
+    bar = tqdm(loader, total=total, desc=f"epoch {epoch}/{cfg.epochs} train", disable=not ctx.is_main,
                leave=False, dynamic_ncols=True)
     for i, batch in enumerate(bar):
         if i >= total:
@@ -141,7 +149,7 @@ def _train_epoch(model, loader, optimizer, train_step, cfg, ctx, epoch, scaler):
             loss = training_step(model, optimizer, train_step, batch, device=ctx.device, amp=cfg.amp, scaler=scaler,
                                  grad_clip=cfg.grad_clip)
         except FloatingPointError as e:
-            raise FloatingPointError(f"epoch {epoch + 1}, iteration {i + 1}: {e}") from None
+            raise FloatingPointError(f"epoch {epoch}, iteration {i + 1}: {e}") from None
         loss_sum += loss.item()
         count += 1
         bar.set_postfix(loss=f"{loss_sum / count:.4f}")
@@ -175,11 +183,11 @@ def fit(
     best_score: float = -math.inf,
     log: Callable[[str], None] = print,
 ) -> Dict[str, float]:
-    """Train ``cfg.start_epoch .. cfg.epochs - 1``.
+    """Train epochs ``cfg.start_epoch .. cfg.epochs`` (inclusive, as published).
 
     Returns ``{'best_score', 'best_epoch', 'best_path', 'history', **last val metrics}``;
     ``history`` lists ``{'epoch', 'train_loss', 'val'}`` per epoch (the eval-first entry
-    has no train loss); val metrics exist on rank 0 only.
+    has epoch None and no train loss); val metrics exist on rank 0 only.
 
     ``train_step(model, batch)`` returns the loss to minimise; ``validate(model)`` returns
     metrics with at least ``S`` (higher is better) computed by :mod:`libs.utils.metrics`.
@@ -189,29 +197,29 @@ def fit(
         save_folder.mkdir(parents=True, exist_ok=True)
     say = log if ctx.is_main else (lambda *_: None)
     scaler = torch.amp.GradScaler("cuda") if _needs_grad_scaler(ctx.device, cfg.amp) else None
-    best_path = save_folder / (cfg.best_name or f"{cfg.prefix}_best_model.pth")
+    best_path = save_folder / (cfg.best_name or f"{cfg.prefix}_current_best_model.pth")
     best_epoch = None
     last, history = {}, []
     if cfg.eval_first:
         last = _validate(model, validate, ctx)
-        history.append({"epoch": cfg.start_epoch, "val": last})
+        history.append({"epoch": None, "val": last})
         say(f"[eval-first] val {describe_metrics(last)}")
-    for epoch in range(cfg.start_epoch, cfg.epochs):
+    for epoch in range(cfg.start_epoch, cfg.epochs + 1):
         start = time.time()
         train_loss = _train_epoch(model, train_loader, optimizer, train_step, cfg, ctx, epoch, scaler)
         last = _validate(model, validate, ctx)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val": last})
+        history.append({"epoch": epoch, "train_loss": train_loss, "val": last})
         if ctx.is_main:
             improved = last["S"] > best_score
             if improved:
-                best_score, best_epoch = last["S"], epoch + 1
-                save_model(model, best_path, cfg.checkpoint_extra)
-            if cfg.backup_epochs and (epoch + 1) % cfg.backup_epochs == 0:
-                save_model(model, save_folder / f"{cfg.prefix}_epoch-{epoch + 1}.pth", cfg.checkpoint_extra)
+                best_score, best_epoch = last["S"], epoch
+                save_model(model, best_path)
+            if epoch > 0 and cfg.backup_epochs and epoch % cfg.backup_epochs == 0:
+                save_model(model, save_folder / f"{cfg.prefix}_epoch-{epoch}.pth")
             save_training_state(save_folder / f"{cfg.prefix}_last_state.pth", model, optimizer,
                                 epoch=epoch + 1, best_score=best_score, args=args or {},
-                                **(cfg.checkpoint_extra or {}))
-            say(f"epoch {epoch + 1}/{cfg.epochs}: train loss={train_loss:.4f} val {describe_metrics(last)}"
+                                keep=cfg.state_keys, **(cfg.state_extra or {}))
+            say(f"epoch {epoch}/{cfg.epochs}: train loss={train_loss:.4f} val {describe_metrics(last)}"
                 f"{' (best)' if improved else ''} [{time.time() - start:.0f}s]")
         barrier()
     return {"best_score": best_score, "best_epoch": best_epoch, "best_path": str(best_path), "history": history,

@@ -1,8 +1,7 @@
-// Shared helpers for the FlowNet2 CUDA kernels.
+// Launch helpers of the CUDA target (the arithmetic lives in the *_kernel.h headers).
 #pragma once
 
 #include <ATen/ATen.h>
-#include <ATen/AccumulateType.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 

@@ -1,4 +1,4 @@
-"""A weight-free optical-flow source with FlowNet2's call interface, and a factory.
+"""A weight-free optical-flow source with FlowNet2's call interface.
 
 ``OpenCVFlow`` runs OpenCV's DIS (preset MEDIUM) or Farneback flow on 8-bit grayscale
 frames on the CPU. It is far less accurate than FlowNet2 but needs no checkpoint, so
@@ -6,16 +6,13 @@ FGPLG can be trained and pseudo-labels generated without NVIDIA's weights.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import load_flownet2_checkpoint
-from .model import FlowNet2
+__all__ = ["OpenCVFlow"]
 
-__all__ = ["FLOW_KINDS", "OpenCVFlow", "build_flow_estimator"]
-
-FLOW_KINDS = ("flownet2", "opencv")
 _METHODS = ("dis", "farneback")
 
 
@@ -43,15 +40,11 @@ class OpenCVFlow(nn.Module):
 
     def _gray_uint8(self, frames):
         """(N, 3, H, W) float RGB -> list of (H, W) uint8 grayscale arrays."""
-        import cv2
-
         rgb = (frames.detach().float() * (255.0 / self.rgb_max)).clamp_(0, 255).round_()
         rgb = rgb.to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         return [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY) for im in rgb]
 
     def _pair_flow(self, prev, nxt):
-        import cv2
-
         if self.method == "dis":
             dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
             return dis.calc(prev, nxt, None)
@@ -71,27 +64,3 @@ class OpenCVFlow(nn.Module):
         flows = np.stack([self._pair_flow(p, n) for p, n in zip(prev, nxt, strict=True)])  # (B, H, W, 2)
         flow = torch.from_numpy(flows.astype(np.float32, copy=False)).permute(0, 3, 1, 2)
         return flow.contiguous().to(inputs.device)
-
-
-def build_flow_estimator(kind, checkpoint=None, rgb_max=1.0, allow_random=False, method="dis"):
-    """A frozen flow network with FlowNet2's interface: (B, 3, 2, H, W) -> (B, 2, H, W).
-
-    Args:
-        kind: 'flownet2' (needs ``checkpoint``, the path of FlowNet2_checkpoint.pth.tar,
-            unless ``allow_random``: random weights, for tests only) or 'opencv'.
-        rgb_max: full intensity of the frames passed in.
-        method: OpenCV method for kind='opencv' ('dis' or 'farneback').
-    """
-    if kind not in FLOW_KINDS:
-        raise ValueError(f"build_flow_estimator: kind must be one of {FLOW_KINDS}, got {kind!r}")
-    if kind == "opencv":
-        if checkpoint is not None:
-            raise ValueError(f"build_flow_estimator: kind='opencv' takes no checkpoint, got {checkpoint}")
-        return OpenCVFlow(method=method, rgb_max=rgb_max).freeze()
-    if checkpoint is None and not allow_random:
-        raise ValueError("build_flow_estimator: kind='flownet2' needs checkpoint=<path to "
-                         "FlowNet2_checkpoint.pth.tar> (or kind='opencv', which needs no weights)")
-    model = FlowNet2(rgb_max=rgb_max)
-    if checkpoint is not None:
-        load_flownet2_checkpoint(model, checkpoint)
-    return model.freeze()
