@@ -1,7 +1,7 @@
 """Generate pseudo-labels with a trained FGPLG.
 
-    python generate_pseudo_labels.py --data ./data --checkpoint ./models/pseudo_label_generator_5.pth \
-        --label_interval 5 --frame_between_label_num 1 --pseudo-label-folder ./data/pseudo-labels
+    python generate_pseudo_labels.py --data data/datasets --checkpoint ./models/pseudo_label_generator_5.pth \
+        --label_interval 5 --frame_between_label_num 1 --pseudo-label-folder data/pseudo-labels
 
 All the work is in :mod:`libs.pipeline.pseudo_labels`.
 """

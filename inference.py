@@ -1,7 +1,7 @@
 """Saliency maps with a trained RCRNet+NER.
 
-    python inference.py --data ./data --dataset DAVIS2016 --split val \
-        --checkpoint ./models/video_best_model.pth --results-folder ./results
+    python inference.py --data data/datasets --dataset DAVIS2016 --split val \
+        --checkpoint ./models/video_best_model.pth --results-folder data/results
     python inference.py --input my_video.mp4 --checkpoint ./models/video_best_model.pth --overlay
 
 All the work is in :mod:`libs.pipeline.inference`.

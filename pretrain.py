@@ -1,6 +1,6 @@
 """Image pretraining of RCRNet (step 1 of the pipeline, which the authors shipped only as weights).
 
-    python pretrain.py --data ./data --imagenet-checkpoint ./models/resnet50-0676ba61.pth
+    python pretrain.py --data data/datasets --imagenet-checkpoint ./models/resnet50-0676ba61.pth
     # -> ./models/image_pretrained_model.pth, the --checkpoint of train.py and train_fgplg.py
 
 All the work is in :mod:`libs.pipeline.pretraining`.

@@ -1,7 +1,7 @@
 """Train RCRNet+NER (VideoModel) on video clips, optionally with FGPLG pseudo-labels.
 
-    python train.py --data ./data --checkpoint ./models/image_pretrained_model.pth \
-        [--pseudo-label-folder ./data/pseudo-labels/1_5]    # the folder generate_pseudo_labels.py wrote
+    python train.py --data data/datasets --checkpoint ./models/image_pretrained_model.pth \
+        [--pseudo-label-folder data/pseudo-labels/1_5]    # the folder generate_pseudo_labels.py wrote
     torchrun --nproc_per_node 4 train.py ...   # DistributedDataParallel, same flags
 
 All the work is in :mod:`libs.pipeline.video_training`.

@@ -1,6 +1,6 @@
 """Train the flow-guided pseudo-label generator (FGPLG).
 
-    python train_fgplg.py --data ./data --checkpoint ./models/image_pretrained_model.pth \
+    python train_fgplg.py --data data/datasets --checkpoint ./models/image_pretrained_model.pth \
         --flownet-checkpoint ./models/FlowNet2_checkpoint.pth.tar --label_interval 5
     python train_fgplg.py ... --flow opencv          # no FlowNet2 weights needed
 

@@ -31,16 +31,21 @@ def one_clip_data(tmp_path_factory):
     return root
 
 
-def train(root, save_folder, capsys, *extra):
+def run_trainer(script, root, save_folder, capsys, *extra):
+    """``<script>.main`` on ``root``'s toy data with every run-to-run randomness pinned."""
     argv = ["--data", str(root), "--dataset-config", str(root / "datasets.yaml"),
             "--train-sets", "TOY_VIDEO:train", "--val-sets", "TOY_VIDEO:val", "--checkpoint", "none",
-            "--save-folder", str(save_folder), "--size", "32", "--clip_len", "4", "-j", "0", "--device", "cpu",
+            "--save-folder", str(save_folder), "--size", "32", "-j", "0", "--device", "cpu",
             "--max-iters", "1", "--val-max-items", "1", "--backup-epochs", "0", "--seed", "0", "--lr", LR,
-            "--no-reverse", "--aspp-dropout", "0", *extra]
-    rc = importlib.import_module("train").main(argv)
+            "--aspp-dropout", "0", *extra]
+    rc = importlib.import_module(script).main(argv)
     out, err = capsys.readouterr()
     assert rc == 0, err
     return out
+
+
+def train(root, save_folder, capsys, *extra):
+    return run_trainer("train", root, save_folder, capsys, "--clip_len", "4", "--no-reverse", *extra)
 
 
 def _load(path):
@@ -98,15 +103,7 @@ def triplet_data(tmp_path_factory):
 
 
 def train_fgplg(root, save_folder, capsys, *extra):
-    argv = ["--data", str(root), "--dataset-config", str(root / "datasets.yaml"),
-            "--train-sets", "TOY_VIDEO:train", "--val-sets", "TOY_VIDEO:val", "--checkpoint", "none",
-            "--flow", "opencv", "--label_interval", "5", "--save-folder", str(save_folder), "--size", "32",
-            "-j", "0", "--device", "cpu", "--max-iters", "1", "--val-max-items", "1", "--backup-epochs", "0",
-            "--seed", "0", "--lr", LR, "--aspp-dropout", "0", *extra]
-    rc = importlib.import_module("train_fgplg").main(argv)
-    out, err = capsys.readouterr()
-    assert rc == 0, err
-    return out
+    return run_trainer("train_fgplg", root, save_folder, capsys, "--flow", "opencv", "--label_interval", "5", *extra)
 
 
 @pytest.mark.slow

@@ -157,8 +157,8 @@ def resolve_backend(op, backend, *tensors):
                            f"{device.type} ops are unavailable ({e})") from e
 
 
-def describe_backends(device="cpu", backend=None):
-    """One line: the path each op takes on ``device`` under ``backend`` (default: env/auto).
+def describe_backends(device="cpu", backend=None, ops=OPS):
+    """One line: the path each of ``ops`` takes on ``device`` under ``backend`` (default: env/auto).
 
     Resolves as a call would (so it may build the extension or run the self-check); never
     raises for an unavailable extension, it says so instead.
@@ -167,7 +167,7 @@ def describe_backends(device="cpu", backend=None):
     requested = _requested(backend)
     probe = torch.zeros(1, device=device)
     parts = []
-    for op in OPS:
+    for op in ops:
         try:
             ext = resolve_backend(op, requested, probe)
             parts.append(f"{op}={'pure' if ext is None else ext.__name__}")

@@ -120,9 +120,11 @@ def build_fgplg(args, log=print) -> FGPLG:
     return model
 
 
-def log_ops_backends(device, log) -> None:
-    """Which implementation of FlowNet2's ops (resample2d warps the labels whatever the flow) runs."""
-    log(describe_backends(torch.device(device).type))
+def log_ops_backends(device, flow: str, log) -> None:
+    """Which implementation of FlowNet2's ops runs: all three with FlowNet2; otherwise only
+    resample2d, which warps the labels whatever the flow (so nothing else gets built)."""
+    ops = ("correlation", "resample2d", "channelnorm") if flow == "flownet2" else ("resample2d",)
+    log(describe_backends(torch.device(device).type, ops=ops))
 
 
 def run(args: argparse.Namespace, log=print) -> dict:
@@ -149,7 +151,7 @@ def _run(args, ctx, config, train_sets, val_sets, log):
     flow_info = flow_record(args)
     model, optimizer, start_epoch, best_score = prepare_model(
         build_fgplg(args, log), args, ctx, log, optional=is_flow_key, expect={"flow": args.flow})
-    log_ops_backends(ctx.device, log)
+    log_ops_backends(ctx.device, args.flow, log)
     train_loader, val_loader = make_loaders(args, ctx, train_set, val_set)
 
     def train_step(model, batch):

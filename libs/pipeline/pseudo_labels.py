@@ -82,7 +82,7 @@ def load_fgplg(checkpoint, output_stride, device, log=print, raft_iters: int = R
     model = build_fgplg_for_checkpoint(state, flow, output_stride, raft_iters, rgb_max, flow_fp16)  # weights: `state`
     report = load_checkpoint(model, state, strict=True)
     log(f"{path}: loaded {len(report.loaded)} tensors (flow source: {flow})")
-    log_ops_backends(device, log)
+    log_ops_backends(device, flow, log)
     return model.eval().to(device)
 
 
