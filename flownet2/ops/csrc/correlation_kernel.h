@@ -17,6 +17,23 @@ struct CorrGeometry {
   int stride2;
 };
 
+// The geometry of a call, from the inputs' sizes (B, C, H, W) and the op's settings;
+// shared by the CPU and CUDA hosts.
+inline CorrGeometry corr_geometry(int64_t B, int64_t C, int64_t H, int64_t W, int64_t pad_size,
+                                  int64_t max_displacement, int64_t stride2) {
+  CorrGeometry g;
+  g.B = static_cast<int>(B);
+  g.C = static_cast<int>(C);
+  g.H = static_cast<int>(H);
+  g.W = static_cast<int>(W);
+  g.Ho = static_cast<int>(H + 2 * pad_size - 2 * max_displacement);
+  g.Wo = static_cast<int>(W + 2 * pad_size - 2 * max_displacement);
+  g.offset = static_cast<int>(max_displacement - pad_size);
+  g.radius = static_cast<int>(max_displacement / stride2);
+  g.stride2 = static_cast<int>(stride2);
+  return g;
+}
+
 C10_HOST_DEVICE inline int corr_channels(const CorrGeometry& g) {
   return (2 * g.radius + 1) * (2 * g.radius + 1);
 }

@@ -22,17 +22,8 @@ int64_t grain(int64_t work_per_element) {
 
 CorrGeometry corr_geometry(const at::Tensor& input1, int64_t pad_size, int64_t max_displacement,
                            int64_t stride2) {
-  CorrGeometry g;
-  g.B = input1.size(0);
-  g.C = input1.size(1);
-  g.H = input1.size(2);
-  g.W = input1.size(3);
-  g.Ho = g.H + 2 * pad_size - 2 * max_displacement;
-  g.Wo = g.W + 2 * pad_size - 2 * max_displacement;
-  g.offset = max_displacement - pad_size;
-  g.radius = max_displacement / stride2;
-  g.stride2 = stride2;
-  return g;
+  return flownet2::corr_geometry(input1.size(0), input1.size(1), input1.size(2), input1.size(3), pad_size,
+                                 max_displacement, stride2);
 }
 
 ResampleGeometry resample_geometry(const at::Tensor& input1, const at::Tensor& flow) {
