@@ -20,7 +20,6 @@ allocated before the call. Weights are random (no checkpoint is needed to time).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import resource
@@ -28,6 +27,8 @@ import threading
 import time
 
 import torch
+
+from libs.utils.io import save_json
 
 from .model import FlowNet2
 from .ops import channelnorm, compiled_ops_available, correlation, resample2d
@@ -252,10 +253,7 @@ def main(argv=None):
     if args.json:
         report = {"machine": machine(torch.device(args.device)), "settings": vars(args), "notes": notes,
                   "rows": [dict(zip(("benchmark", "device", "path", "ms", "peak_mib"), r)) for r in rows]}
-        tmp = f"{args.json}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(report, f, indent=1)
-        os.replace(tmp, args.json)
+        save_json(report, args.json)
     return rows
 
 

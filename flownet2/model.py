@@ -14,6 +14,7 @@ from .flownet_c import FlowNetC
 from .flownet_fusion import FlowNetFusion
 from .flownet_s import FlowNetS
 from .flownet_sd import FlowNetSD
+from .interface import check_flow_input
 from .ops import ChannelNorm, Resample2d
 
 __all__ = ["FlowNet2"]
@@ -78,18 +79,9 @@ class FlowNet2(nn.Module):
         self.requires_grad_(False)
         return self
 
-    def _check_input(self, inputs):
-        if (not torch.is_tensor(inputs) or inputs.dim() != 5 or inputs.shape[1] != 3
-                or inputs.shape[2] != 2 or not inputs.is_floating_point()):
-            shape = tuple(inputs.shape) if torch.is_tensor(inputs) else type(inputs).__name__
-            raise ValueError(f"FlowNet2 input must be a floating-point (B, 3, 2, H, W) tensor "
-                             f"(RGB, two frames), got {shape}")
-        if inputs.shape[0] == 0 or min(inputs.shape[-2:]) < 1:
-            raise ValueError(f"FlowNet2 input is empty: {tuple(inputs.shape)}")
-
     def forward(self, inputs):
         """inputs (B, 3, 2, H, W) in [0, rgb_max] -> flow (B, 2, H, W) in pixels."""
-        self._check_input(inputs)
+        check_flow_input(inputs, "FlowNet2")
         b, _, _, h, w = inputs.shape
         rgb_mean = inputs.contiguous().view(b, 3, -1).mean(dim=-1).view(b, 3, 1, 1, 1)
         x = (inputs - rgb_mean) / self.rgb_max

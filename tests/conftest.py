@@ -40,3 +40,12 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def cpu_ext():
+    """FlowNet2's compiled CPU ops, built (or loaded from flownet2/ops/_build) once per session.
+    A failed build fails the tests that need it: CI has g++."""
+    from flownet2.ops import _build
+
+    return _build.build_extension(device="cpu")

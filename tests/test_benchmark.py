@@ -11,8 +11,9 @@ import time
 
 import pytest
 import torch
+from torch import nn
 
-from libs.benchmark import cli, machine, measurement, report, variants
+from libs.benchmark import cli, machine, measurement, report, variants, workloads
 from libs.networks import VideoModel
 from libs.utils.reference_weights import fill_reference_weights, reference_clip
 
@@ -211,6 +212,33 @@ def test_every_variant_computes_the_published_maps(one_thread):
         assert got.shape == expected.shape == (2, 1, 1, 64, 64)
         assert (got - expected).abs().max() <= tolerance, v.key
     assert model.batched_backbone is False  # the variants are copies: the model given is untouched
+
+
+def test_amp_variant_names_the_autocast_dtype_of_the_device():
+    assert variants.autocast_dtype(torch.device("cpu")) is torch.bfloat16  # autocast_context: bf16 on any CPU
+    ours = variants.Variant(variants.OURS, "ours", None, channels_last=True)
+    amp = variants.amp_variant(ours, torch.device("cpu"))
+    assert (amp.key, amp.amp, amp.paired, amp.channels_last) == (variants.OURS + "+amp", True, False, True)
+    assert "under bf16 autocast" in amp.label
+
+
+# ------------------------------------------------------------------ the training step
+
+
+def test_training_step_runs_a_copy_as_train_py_takes_it():
+    model = VideoModel(output_stride=16, batched_backbone=False).eval()
+    run = workloads._trainer(model, torch.device("cpu"), amp=True)
+    trained = run["model"]
+    frozen = {n for n, p in trained.named_parameters() if not p.requires_grad}
+    assert frozen == {"backbone.resnet.fc.weight", "backbone.resnet.fc.bias"}  # the unused classifier only
+    optimised = {id(p) for group in run["opt"].param_groups for p in group["params"]}
+    assert optimised == {id(p) for n, p in trained.named_parameters() if n not in frozen}
+    assert trained.training and trained.batched_backbone
+    assert not any(m.training for m in trained.modules() if isinstance(m, nn.BatchNorm2d))  # frozen BN
+    assert run["key"] == "train+amp" and run["scaler"] is None  # bf16 autocast on a CPU needs no GradScaler
+    # A copy: the model given keeps its order, mode and trainable classifier.
+    assert model.batched_backbone is False and not model.training
+    assert all(p.requires_grad for p in model.parameters())
 
 
 # ------------------------------------------------------------------ the command line

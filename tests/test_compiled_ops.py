@@ -13,15 +13,11 @@ import pytest
 import torch
 
 from flownet2 import FlowNet2
-from flownet2.ops import _backend, _build, channelnorm, correlation, describe_backends, resample2d
+from flownet2.ops import _backend, channelnorm, correlation, describe_backends, resample2d
 from libs.networks import FGPLG
 from reference_weights import fill_reference_weights
-from test_flownet2_ops import channelnorm_loop, correlation_loop, need_cuda_ops, rand, resample_loop
-
-
-@pytest.fixture(scope="session")
-def cpu_ext():
-    return _build.build_extension(device="cpu")
+from test_flownet2_ops import (assert_paths_agree, channelnorm_loop, correlation_loop, need_cuda_ops,
+                               rand, resample_loop)
 
 
 class CountingExtension:
@@ -48,24 +44,6 @@ def counting(cpu_ext, monkeypatch):
     return ext
 
 
-def fwd_bwd(fn, inputs, backend, seed=0):
-    """(output, input gradients) of fn under ``backend`` for a fixed random output gradient."""
-    xs = [t.detach().clone().requires_grad_() for t in inputs]
-    out = fn(*xs, backend=backend)
-    g = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    out.backward(g.to(out.dtype))
-    return out.detach(), [x.grad for x in xs]
-
-
-def assert_paths_agree(fn, inputs, tol):
-    out_c, grads_c = fwd_bwd(fn, inputs, "compiled")
-    out_p, grads_p = fwd_bwd(fn, inputs, "pure")
-    assert out_c.dtype == out_p.dtype and out_c.shape == out_p.shape
-    torch.testing.assert_close(out_c, out_p, rtol=tol, atol=tol)
-    for gc, gp in zip(grads_c, grads_p, strict=True):
-        torch.testing.assert_close(gc, gp, rtol=tol, atol=tol)
-
-
 # --- correlation -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape,pad,md,s2", [((2, 3, 7, 9), 2, 2, 1), ((1, 4, 9, 8), 3, 3, 2),
@@ -82,10 +60,10 @@ def test_correlation_matches_loop(cpu_ext, counting, shape, pad, md, s2):
 def test_correlation_forward_backward_match_pure(cpu_ext, dtype, tol):
     a, b = rand(2, 16, 13, 17, dtype=dtype, seed=3), rand(2, 16, 13, 17, dtype=dtype, seed=4)
     assert_paths_agree(lambda x, y, backend: correlation(
-        x, y, pad_size=4, max_displacement=4, stride2=2, backend=backend), [a, b], tol)
+        x, y, pad_size=4, max_displacement=4, stride2=2, backend=backend), [a, b], tol, "compiled")
     # FlowNetC's own settings: 441 displacements, most of them off the 12x15 image.
     a, b = rand(1, 8, 12, 15, dtype=dtype, seed=5), rand(1, 8, 12, 15, dtype=dtype, seed=6)
-    assert_paths_agree(correlation, [a, b], tol)
+    assert_paths_agree(correlation, [a, b], tol, "compiled")
 
 
 def test_correlation_gradcheck(cpu_ext):
@@ -128,7 +106,7 @@ def test_resample2d_forward_backward_match_pure(cpu_ext, dtype, tol):
     img = rand(2, 3, 17, 21, dtype=dtype, seed=12)
     # Away from integer coordinates, where the two paths' floors could disagree by rounding.
     flow = _far_flow(2, 17, 21, seed=13).to(dtype) + 0.37
-    assert_paths_agree(resample2d, [img, flow], tol)
+    assert_paths_agree(resample2d, [img, flow], tol, "compiled")
 
 
 def test_resample2d_gradcheck(cpu_ext):
@@ -161,7 +139,8 @@ def test_channelnorm_matches_loop_and_gradcheck(cpu_ext):
 
 
 def test_channelnorm_forward_backward_match_pure(cpu_ext):
-    assert_paths_agree(channelnorm, [rand(2, 5, 17, 21, dtype=torch.float32, seed=18)], 1e-6)
+    x = rand(2, 5, 17, 21, dtype=torch.float32, seed=18)
+    assert_paths_agree(channelnorm, [x], 1e-6, "compiled")
 
 
 # --- half precision --------------------------------------------------------------------

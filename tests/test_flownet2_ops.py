@@ -283,18 +283,21 @@ def need_cuda_ops():
         skip(f"the CUDA extension is unavailable: {e}")
 
 
-def _compare_paths(fn, inputs, tol):
-    outs, grads = [], []
-    for backend in ("pure", "cuda"):
+def assert_paths_agree(fn, inputs, tol, backend):
+    """``fn`` under ``backend`` against the pure path: the same output dtype and shape, and the
+    output and every input gradient (for one fixed random output gradient) within ``tol``,
+    compared in float32 or wider."""
+    results = []
+    for path in ("pure", backend):
         xs = [t.detach().clone().requires_grad_() for t in inputs]
-        out = fn(*xs, backend=backend)
-        g = torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out)
-        out.backward(g)
-        outs.append(out.float())
-        grads.append([x.grad.float() for x in xs])
-    torch.testing.assert_close(outs[1], outs[0], rtol=tol, atol=tol)
-    for g_cuda, g_pure in zip(grads[1], grads[0], strict=True):
-        torch.testing.assert_close(g_cuda, g_pure, rtol=tol, atol=tol)
+        out = fn(*xs, backend=path)
+        out.backward(torch.randn(out.shape, generator=torch.Generator().manual_seed(0)).to(out))
+        results.append([out.detach()] + [x.grad for x in xs])
+    pure, other = results
+    assert other[0].dtype == pure[0].dtype and other[0].shape == pure[0].shape
+    for got, ref in zip(other, pure, strict=True):
+        wide = torch.promote_types(ref.dtype, torch.float32)
+        torch.testing.assert_close(got.to(wide), ref.to(wide), rtol=tol, atol=tol)
 
 
 @pytest.mark.cuda
@@ -303,9 +306,9 @@ def test_cuda_correlation_matches_pure(dtype, tol):
     need_cuda_ops()
     a = rand(2, 32, 23, 29, dtype=torch.float32, seed=30).cuda().to(dtype)
     b = rand(2, 32, 23, 29, dtype=torch.float32, seed=31).cuda().to(dtype)
-    _compare_paths(correlation, [a, b], tol)
-    _compare_paths(lambda x, y, backend: correlation(x, y, pad_size=3, max_displacement=4,
-                                                     stride2=1, backend=backend), [a, b], tol)
+    assert_paths_agree(correlation, [a, b], tol, "cuda")
+    assert_paths_agree(lambda x, y, backend: correlation(
+        x, y, pad_size=3, max_displacement=4, stride2=1, backend=backend), [a, b], tol, "cuda")
 
 
 @pytest.mark.cuda
@@ -314,7 +317,7 @@ def test_cuda_resample2d_matches_pure(dtype, tol):
     need_cuda_ops()
     img = rand(2, 3, 17, 21, dtype=torch.float32, seed=32).cuda().to(dtype)
     flow = (rand(2, 2, 17, 21, dtype=torch.float32, seed=33, scale=5.0) + 0.37).cuda().to(dtype)
-    _compare_paths(resample2d, [img, flow], tol)
+    assert_paths_agree(resample2d, [img, flow], tol, "cuda")
 
 
 @pytest.mark.cuda
@@ -322,7 +325,7 @@ def test_cuda_resample2d_matches_pure(dtype, tol):
 def test_cuda_channelnorm_matches_pure(dtype, tol):
     need_cuda_ops()
     x = rand(2, 5, 17, 21, dtype=torch.float32, seed=34).cuda().to(dtype)
-    _compare_paths(channelnorm, [x], tol)
+    assert_paths_agree(channelnorm, [x], tol, "cuda")
 
 
 def test_require_cuda_ops_turns_the_skip_into_a_failure(monkeypatch):

@@ -51,5 +51,14 @@ def test_no_parameters_and_factory():
         OpenCVFlow(method="lk")
     with pytest.raises(ValueError, match=r"\(B, 3, 2, H, W\)"):
         est(torch.zeros(1, 6, 32, 32))
+    with pytest.raises(ValueError, match=r"OpenCVFlow input is empty: \(1, 3, 2, 0, 32\)"):
+        est(torch.zeros(1, 3, 2, 0, 32))
     with pytest.raises(ValueError, match="checkpoint"):
         build_flow_estimator("opencv", checkpoint="x.pth")
+
+
+def test_8_bit_frames_give_the_flow_of_the_same_values_as_floats():
+    # Any dtype is accepted (only FlowNet2 and RAFT need floats): the frames are made 8-bit anyway.
+    frames = (shifted_pair() * 255.0).round().to(torch.uint8)
+    net = OpenCVFlow(rgb_max=255.0)
+    torch.testing.assert_close(net(frames), net(frames.float()), rtol=0, atol=0)

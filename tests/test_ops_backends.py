@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from flownet2.ops import _backend, _build, _toolchain, channelnorm, correlation, describe_backends, resample2d
-from test_compiled_ops import CountingExtension, cpu_ext  # noqa: F401  (the session fixture, shared)
+from test_compiled_ops import CountingExtension
 from test_flownet2_ops import channelnorm_loop, rand
 
 
@@ -152,7 +152,7 @@ def test_nonzero_local_rank_takes_rank0_failure_without_compiling(fake_compiler,
     target = _build.TARGETS["cpu"]
     build = _build.build_dir()
     build.mkdir(parents=True)
-    fp = _build.fingerprint(target, _toolchain.identity(target)[0])
+    fp = _build.fingerprint(target)
     (build / "flownet2_ops_cpu.failed.json").write_text(
         json.dumps({"fingerprint": fp, "group": _build._group(), "error": "rank 0: boom"}))
     monkeypatch.setenv("LOCAL_RANK", "2")
@@ -164,20 +164,20 @@ def test_nonzero_local_rank_takes_rank0_failure_without_compiling(fake_compiler,
     assert not fake_compiler.exists()  # waited, never compiled
 
 
-def test_nonzero_local_rank_loads_rank0_build(cpu_ext, tmp_path, monkeypatch):  # noqa: F811
+def test_nonzero_local_rank_loads_rank0_build(cpu_ext, tmp_path, monkeypatch):
     monkeypatch.setenv("FLOWNET2_OPS_BUILD_DIR", str(tmp_path))
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setattr(_build, "build", lambda *a, **k: pytest.fail("a non-zero rank compiled"))
     shutil.copy(cpu_ext.__file__, tmp_path / "flownet2_ops_cpu.so")
     target = _build.TARGETS["cpu"]
-    stamp = {"fingerprint": _build.fingerprint(target, _toolchain.identity(target)[0]), "arch_list": None}
+    stamp = {"fingerprint": _build.fingerprint(target), "arch_list": None}
     (tmp_path / "flownet2_ops_cpu.stamp.json").write_text(json.dumps(stamp))
     module = _build.load_or_build("cpu", timeout=5)
     x = rand(1, 2, 3, 4, dtype=torch.float32)
     torch.testing.assert_close(module.channelnorm_forward(x), channelnorm_loop(x.double()).float())
 
 
-def test_changed_sources_are_not_reused(cpu_ext, tmp_path, monkeypatch):  # noqa: F811
+def test_changed_sources_are_not_reused(cpu_ext, tmp_path, monkeypatch):
     monkeypatch.setenv("FLOWNET2_OPS_BUILD_DIR", str(tmp_path))
     shutil.copy(cpu_ext.__file__, tmp_path / "flownet2_ops_cpu.so")
     stale = {"fingerprint": "0" * 64, "arch_list": None}
@@ -193,7 +193,7 @@ def test_arch_list_flags():
         _toolchain.gencode_flags("Hopper")
 
 
-def test_concurrent_processes_build_once_and_say_so(cpu_ext, tmp_path, repo_root):  # noqa: F811
+def test_concurrent_processes_build_once_and_say_so(cpu_ext, tmp_path, repo_root):
     """Two processes need the target at once: one compiles (start and end lines), one waits."""
     log = tmp_path / "calls.log"
     cxx = tmp_path / "slow-g++"

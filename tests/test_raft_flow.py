@@ -114,6 +114,10 @@ def test_bad_input_and_iters():
     flow_net = RAFTFlow(StubRAFT(constant_field(0, 0)))
     with pytest.raises(ValueError, match=r"\(B, 3, 2, H, W\)"):
         flow_net(torch.rand(1, 3, 64, 64))
+    with pytest.raises(ValueError, match=r"RAFTFlow input must be a floating-point \(B, 3, 2, H, W\)"):
+        flow_net(torch.zeros(1, 3, 2, 64, 64, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"RAFTFlow input is empty: \(0, 3, 2, 64, 64\)"):
+        flow_net(torch.zeros(0, 3, 2, 64, 64))
     with pytest.raises(ValueError, match="raft-iters"):
         RAFTFlow(StubRAFT(constant_field(0, 0)), iters=0)
 

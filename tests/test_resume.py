@@ -23,12 +23,17 @@ from libs.utils.training import FitConfig, fit
 LR = "1e-3"  # large enough that a wrongly restored Adam state moves weights far beyond the tolerance
 
 
-@pytest.fixture(scope="module")
-def one_clip_data(tmp_path_factory):
+def _toy(tmp_path_factory, frames):
+    """One train and one val video of ``frames`` 32x32 frames, every frame annotated."""
     root = tmp_path_factory.mktemp("resume") / "toy"
-    make_toy_data(root, train_videos=1, val_videos=1, test_videos=0, frames=4, train_images=0, val_images=0,
+    make_toy_data(root, train_videos=1, val_videos=1, test_videos=0, frames=frames, train_images=0, val_images=0,
                   height=32, width=32)
     return root
+
+
+@pytest.fixture(scope="module")
+def one_clip_data(tmp_path_factory):
+    return _toy(tmp_path_factory, 4)  # one clip of 4
 
 
 def run_trainer(script, root, save_folder, capsys, *extra):
@@ -96,10 +101,7 @@ def test_resume_continues_exactly_like_a_straight_run(one_clip_data, tmp_path, o
 
 @pytest.fixture(scope="module")
 def triplet_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("resume_fgplg") / "toy"
-    make_toy_data(root, train_videos=1, val_videos=1, test_videos=0, frames=11, train_images=0, val_images=0,
-                  height=32, width=32)
-    return root
+    return _toy(tmp_path_factory, 11)  # kept labels 0, 5, 10 at l = 5: one triplet
 
 
 def train_fgplg(root, save_folder, capsys, *extra):

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from libs.utils.io import save_json
+
 ROOT = Path(__file__).resolve().parent.parent
 TAIL = 40
 
@@ -42,13 +44,6 @@ def build_parser():
     p.add_argument("--fixtures", metavar="OUT", help=argparse.SUPPRESS)  # step 4, in a subprocess
     p.add_argument("--fixtures-device", default="cuda", help=argparse.SUPPRESS)
     return p
-
-
-def _write_json(path, data):
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
 
 
 def _machine():
@@ -131,7 +126,7 @@ def fixtures(out, device="cuda"):
         ok &= r["ok"]
         print(f"{name} on {device}: max abs error {r['max_abs_err']:.2e} (tolerance {r['tol']:.1e}) "
               f"{'ok' if r['ok'] else 'MISMATCH'}")
-    _write_json(out, results)
+    save_json(results, out)
     return 0 if ok else 1
 
 
@@ -164,7 +159,7 @@ def main(argv=None):
               "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": _machine(), "steps": []}
     if not torch.cuda.is_available():
         report.update(ok=False, error="no CUDA GPU: torch.cuda.is_available() is False")
-        _write_json(args.json, report)
+        save_json(report, args.json)
         print("gpu_check: no CUDA GPU (torch.cuda.is_available() is False); this check needs a "
               f"machine with an NVIDIA GPU and its driver. Report: {args.json}", file=sys.stderr)
         return 2
@@ -181,10 +176,10 @@ def main(argv=None):
             if result_file:
                 record["result"] = _load(result_file)
             report["steps"].append(record)
-            _write_json(args.json, report)  # a partial report survives a killed run
+            save_json(report, args.json)  # a partial report survives a killed run
     report["seconds"] = round(time.monotonic() - t0, 1)
     report["ok"] = all(s["ok"] for s in report["steps"])
-    _write_json(args.json, report)
+    save_json(report, args.json)
     failed = [s["name"] for s in report["steps"] if not s["ok"]]
     print(f"gpu_check: {'all steps passed' if not failed else 'FAILED: ' + ', '.join(failed)} "
           f"in {report['seconds']} s; report: {args.json}", flush=True)

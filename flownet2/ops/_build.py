@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from libs.utils.io import save_json
+
 from . import _toolchain
 from ._toolchain import CSRC_DIR, CXX_FLAGS, NVCC_FLAGS, TARGETS, BuildError, covers_current_gpu
 
@@ -51,15 +53,15 @@ def build_dir():
     return Path(os.environ.get("FLOWNET2_OPS_BUILD_DIR") or DEFAULT_BUILD_DIR)
 
 
-def fingerprint(target, toolchain):
+def fingerprint(target):
     """Hash of the sources, flags, toolchain and torch a built .so must match to be reused."""
     h = hashlib.sha256()
     for path in sorted(CSRC_DIR.iterdir()):
         if path.suffix in (".h", ".cuh", ".cpp", ".cu"):
             h.update(path.name.encode() + b"\0" + path.read_bytes())
-    h.update(json.dumps([target.name, target.sources, CXX_FLAGS, NVCC_FLAGS, toolchain,
-                         torch.__version__, torch.version.cuda, sys.version,
-                         sysconfig.get_config_var("SOABI")]).encode())
+    h.update(json.dumps([target.name, target.sources, CXX_FLAGS, NVCC_FLAGS,
+                         _toolchain.identity(target), torch.__version__, torch.version.cuda,
+                         sys.version, sysconfig.get_config_var("SOABI")]).encode())
     return h.hexdigest()
 
 
@@ -73,12 +75,6 @@ def _read_json(path):
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _write_json(path, data):
-    tmp = path.with_name(f"{path.name}.{socket.gethostname()}-{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 def _import(so_path, name):
@@ -95,10 +91,9 @@ def load_prebuilt(device_type):
     recorded = _read_json(stamp)
     if recorded is None or not so.is_file():
         return None
-    if recorded.get("fingerprint") != fingerprint(target, _toolchain.identity(target)[0]):
+    if recorded.get("fingerprint") != fingerprint(target):
         return None
-    if target.cuda and not (covers_current_gpu(recorded.get("arch_list")) if torch.cuda.is_available()
-                            else recorded.get("arch_list") == _toolchain.arch_list()):
+    if target.cuda and not _arch_fits(recorded.get("arch_list")):
         return None
     try:
         return _import(so, target.name)
@@ -106,11 +101,19 @@ def load_prebuilt(device_type):
         return None  # a stale or foreign .so: rebuild
 
 
+def _arch_fits(arch_list):
+    """Whether a CUDA build for ``arch_list`` serves here: it runs on the current GPU, or,
+    with no GPU visible, it is for the architectures a build now would target."""
+    if torch.cuda.is_available():
+        return covers_current_gpu(arch_list)
+    return arch_list == _toolchain.arch_list()
+
+
 def recorded_failure(device_type):
     """The error of the last build of these sources here if it failed, else None."""
     target = _toolchain.target_for(device_type)
     record = _read_json(_paths(target)[2])
-    if record and record.get("fingerprint") == fingerprint(target, _toolchain.identity(target)[0]):
+    if record and record.get("fingerprint") == fingerprint(target):
         return f"{target.name} failed to build here: {record.get('error', '').splitlines()[0]}"
     return None
 
@@ -150,8 +153,8 @@ def build(device_type, verbose=False):
     Raises BuildError with the compiler's last lines. Prints a start and an end line.
     """
     target = _toolchain.target_for(device_type)
-    ident, arch = _toolchain.identity(target)
-    fp = fingerprint(target, ident)
+    arch = _toolchain.arch_list() if target.cuda else None
+    fp = fingerprint(target)
     so_final, stamp, failed = _paths(target)
     work = build_dir() / f"{target.name}.{socket.gethostname()}-{os.getpid()}.tmp"
     where = f" for {arch}" if arch else ""
@@ -164,15 +167,15 @@ def build(device_type, verbose=False):
         work.mkdir(parents=True)
         so = _compile_and_link(target, arch, work)
         os.replace(so, so_final)
-        _write_json(stamp, {"fingerprint": fp, "arch_list": arch, "target": target.name,
-                            "torch": torch.__version__, "seconds": round(time.monotonic() - t0, 1)})
+        save_json({"fingerprint": fp, "arch_list": arch, "target": target.name,
+                   "torch": torch.__version__, "seconds": round(time.monotonic() - t0, 1)}, stamp)
         failed.unlink(missing_ok=True)
         module = _import(so_final, target.name)
     except (BuildError, OSError, ImportError) as e:
         msg = str(e) if isinstance(e, BuildError) else f"{type(e).__name__}: {e}"
         say(f"building {target.name} FAILED after {time.monotonic() - t0:.0f} s: {msg}")
         with contextlib.suppress(OSError):  # e.g. a read-only build folder: nothing to record in
-            _write_json(failed, {"fingerprint": fp, "group": _group(), "error": msg})
+            save_json({"fingerprint": fp, "group": _group(), "error": msg}, failed)
         raise BuildError(f"{target.name}: {msg}") from e
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -186,7 +189,7 @@ def _wait_for_rank0(device_type, rank, timeout):
     """Non-zero local ranks: load what rank 0 builds; its failure is ours (same backend)."""
     target = _toolchain.target_for(device_type)
     _, _, failed = _paths(target)
-    fp = fingerprint(target, _toolchain.identity(target)[0])
+    fp = fingerprint(target)
     say(f"local rank {rank}: waiting for local rank 0 to build {target.name}")
     deadline = time.monotonic() + timeout
     while True:

@@ -32,10 +32,6 @@ def register_case(op, make_inputs, call):
     _CASES[op] = Case(make_inputs, call)
 
 
-def case(op):
-    return _CASES[op]
-
-
 @dataclasses.dataclass
 class Comparison:
     forward: float  # max |compiled - pure| / max(1, max |pure|) of the output

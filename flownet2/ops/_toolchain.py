@@ -85,12 +85,18 @@ def arch_list():
     return DEFAULT_ARCH_LIST
 
 
+# One TORCH_CUDA_ARCH_LIST entry: major, minor, an optional a/f suffix, an optional +PTX.
+_ARCH_ENTRY = re.compile(r"(\d+)\.(\d+)([af]?)(\+PTX)?")
+
+
+def _arch_entries(arch_list):
+    """(entry, match or None) of each entry of an arch list ("8.0;9.0+PTX" or "8.0 9.0")."""
+    return [(e, _ARCH_ENTRY.fullmatch(e)) for e in arch_list.replace(" ", ";").split(";") if e]
+
+
 def gencode_flags(arch_list):
     flags = []
-    for entry in arch_list.replace(" ", ";").split(";"):
-        if not entry:
-            continue
-        m = re.fullmatch(r"(\d+)\.(\d+)([af]?)(\+PTX)?", entry)
+    for entry, m in _arch_entries(arch_list):
         if m is None:
             raise BuildError(f"TORCH_CUDA_ARCH_LIST entry {entry!r} is not like '9.0' or '9.0+PTX'")
         arch = f"{m[1]}{m[2]}{m[3]}"
@@ -105,13 +111,12 @@ def covers_current_gpu(arch_list):
     if not arch_list or not torch.cuda.is_available():
         return False
     major, minor = torch.cuda.get_device_capability()
-    for entry in arch_list.replace(" ", ";").split(";"):
-        m = re.fullmatch(r"(\d+)\.(\d+)[af]?(\+PTX)?", entry)
+    for _, m in _arch_entries(arch_list):
         if m is None:
             continue
         a_major, a_minor = int(m[1]), int(m[2])
         # A cubin runs on later minors of its major; PTX is JIT-compiled for any later GPU.
-        if (a_major, a_minor) <= (major, minor) and (m[3] or a_major == major):
+        if (a_major, a_minor) <= (major, minor) and (m[4] or a_major == major):
             return True
     return False
 
@@ -134,14 +139,8 @@ def _pip_cuda_include_dirs(home):
 
 
 def identity(target):
-    """(identity for the fingerprint, arch list or None) of this target's build here."""
-    ident = [cxx()]
-    arch = None
-    if target.cuda:
-        home = cuda_home()
-        ident.append(str(home))
-        arch = arch_list()
-    return ident, arch
+    """The toolchain this target's build here uses, for the fingerprint of the build."""
+    return [cxx(), str(cuda_home())] if target.cuda else [cxx()]
 
 
 def commands(target, arch):
@@ -156,6 +155,7 @@ def commands(target, arch):
                 "-isystem", sysconfig.get_path("include")]
     defines = [f"-DTORCH_EXTENSION_NAME={target.name}", "-DTORCH_API_INCLUDE_EXTENSION_H"]
     libs = [f"-L{torch_dir / 'lib'}", "-lc10", "-ltorch_cpu", "-ltorch", "-ltorch_python"]
+    nvcc = None
     if target.cuda:
         home = cuda_home()
         if home is None:
@@ -166,11 +166,9 @@ def commands(target, arch):
             includes += ["-isystem", extra]
         lib_dir = home / "lib64" if (home / "lib64").is_dir() else home / "lib"
         libs += ["-lc10_cuda", "-ltorch_cuda", f"-L{lib_dir}", "-lcudart"]
-    cxx_cmd = [cxx(), *defines, *includes, "-fPIC", "-std=c++20", *CXX_FLAGS]
-    nvcc = None
-    if target.cuda:
-        nvcc = [str(cuda_home() / "bin" / "nvcc"), *defines, *includes, *NVCC_FLAGS,
+        nvcc = [str(home / "bin" / "nvcc"), *defines, *includes, *NVCC_FLAGS,
                 *gencode_flags(arch), "-Xcompiler", "-fPIC", "-std=c++20"]
         if os.environ.get("CXX"):
             nvcc += ["-ccbin", os.environ["CXX"]]
+    cxx_cmd = [cxx(), *defines, *includes, "-fPIC", "-std=c++20", *CXX_FLAGS]
     return cxx_cmd, nvcc, libs

@@ -13,12 +13,12 @@ matches, 1 on any mismatch, failed build, or (with --require-cuda) missing GPU.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 
 import torch
+
+from libs.utils.io import save_json
 
 from . import _backend, _build, channelnorm, correlation, resample2d
 from ._selfcheck import TOLERANCE, compare
@@ -137,12 +137,9 @@ def main(argv=None):
     print(f"selftest: {'FAILED' if problems else 'all ops match the pure path'} "
           f"({sum(r['ok'] for r in records)}/{len(records)} checks ok)")
     if args.json:
-        tmp = f"{args.json}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump({"records": records, "problems": problems, "torch": torch.__version__,
-                       "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
-                      f, indent=1)
-        os.replace(tmp, args.json)
+        save_json({"records": records, "problems": problems, "torch": torch.__version__,
+                   "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None},
+                  args.json)
     return 1 if problems else 0
 
 

@@ -24,9 +24,10 @@ import torch
 from torch import nn
 
 from libs.modules import fold_batchnorm
-from libs.utils.training import autocast_context, to_channels_last
+from libs.utils.training import autocast_context, autocast_dtype, to_channels_last
 
-__all__ = ["OURS", "PUBLISHED", "Variant", "forward", "base_variants", "amp_variant", "compiled_variants"]
+__all__ = ["OURS", "PUBLISHED", "Variant", "forward", "base_variants", "amp_variant",
+           "compiled_variants"]
 
 PUBLISHED = "published"
 OURS = "batched+cl+foldbn"  # inference.py's default execution
@@ -91,8 +92,8 @@ def base_variants(model: nn.Module, opt_in: bool = False) -> List[Variant]:
 
 
 def amp_variant(ours: Variant, device: torch.device) -> Variant:
-    """Ours under autocast: bf16, or fp16 on a GPU without bf16 (as ``autocast_context`` picks)."""
-    dtype = "fp16" if device.type == "cuda" and not torch.cuda.is_bf16_supported() else "bf16"
+    """Ours under autocast in :func:`autocast_dtype`."""
+    dtype = "fp16" if autocast_dtype(device) == torch.float16 else "bf16"
     return Variant(f"{ours.key}+amp", f"{ours.key} under {dtype} autocast (--amp)", ours.model,
                    ours.channels_last, amp=True, paired=False)
 

@@ -32,11 +32,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from libs.datasets.toy import make_toy_data, render_video
-from libs.utils.normalization import normalize
 from libs.pipeline import inference
 from libs.pipeline.video_training import video_loss
 from libs.utils.checkpoint import save_model
-from libs.utils.training import build_adam, training_step
+from libs.utils.distributed import DistributedContext
+from libs.utils.normalization import normalize
+from libs.utils.training import autocast_dtype, build_adam, training_step, wrap_for_training
 
 from .measurement import Meter, mib, summarize
 from .variants import OURS, Variant, amp_variant, base_variants, compiled_variants, forward
@@ -166,11 +167,8 @@ def bench_e2e(args: argparse.Namespace, model: nn.Module, device: torch.device, 
 def _trainer(model: nn.Module, device: torch.device, amp: bool) -> Dict[str, object]:
     m = copy.deepcopy(model)
     m.batched_backbone = True
-    for name, p in m.named_parameters():
-        if name.startswith("backbone.resnet.fc."):  # as wrap_for_training: never used
-            p.requires_grad_(False)
-    m.train()  # BatchNorm stays frozen (VideoModel.frozen_bn)
-    fp16 = amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    m = wrap_for_training(m, DistributedContext(device=device)).train()  # BatchNorm stays frozen (frozen_bn)
+    fp16 = amp and autocast_dtype(device) == torch.float16  # fp16 needs a GradScaler, bf16 does not
     return {"key": "train+amp" if amp else "train", "model": m, "opt": build_adam(m, 1e-5), "amp": amp,
             "scaler": torch.amp.GradScaler("cuda") if fp16 else None, "times": []}
 

@@ -135,8 +135,8 @@ def _parse_entry(path, name, entry):
     )
     for key in ("image_dir", "label_dir"):
         template = common[key]
-        if is_video and template.replace(VIDEO_PLACEHOLDER, "").count("{") + template.count("}") \
-                - template.count(VIDEO_PLACEHOLDER) > 0:
+        rest = template.replace(VIDEO_PLACEHOLDER, "")
+        if is_video and ("{" in rest or "}" in rest):
             _fail(path, name, f"key {key!r}: the only placeholder allowed is {VIDEO_PLACEHOLDER}, got {template!r}")
         if not is_video and VIDEO_PLACEHOLDER in template:
             _fail(path, name, f"key {key!r}: {VIDEO_PLACEHOLDER} is only for video datasets, got {template!r}")

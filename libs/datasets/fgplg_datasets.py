@@ -23,20 +23,16 @@ from typing import Dict, List, Tuple, Union
 
 import torch
 
-from .frames import UsedFrame, VideoFrames, kept_labels
-from .indexing import DatasetError, check_frame_between_label_num, check_label_interval, pseudo_label_positions
-from .indexing import triplet_indices
+from .frames import FrameRef, VideoFrames, kept_labels
+from .indexing import (DatasetError, check_frame_between_label_num, check_label_interval, pseudo_label_positions,
+                       triplet_indices)
 from .loading import check_pair_sizes, read_label
+from .pseudo_label_folder import pseudo_label_path
 from .video_datasets import VideoSets, load_frames
 
 __all__ = ["TripletDataset", "PseudoLabelDataset", "VideoPlan"]
 
 PathLike = Union[str, Path]
-
-
-def _used(vf: VideoFrames, position: int, with_label: bool) -> UsedFrame:
-    ref = vf.frames[position]
-    return UsedFrame(ref.stem, ref.image, ref.label if with_label else None)
 
 
 class TripletDataset(VideoSets):
@@ -54,7 +50,7 @@ class TripletDataset(VideoSets):
         super().__init__(data_root, config, sets, transform)
         self.label_interval = label_interval
         self.random_reverse = random_reverse
-        self.triplets: List[Tuple[int, Tuple[UsedFrame, UsedFrame, UsedFrame]]] = []
+        self.triplets: List[Tuple[int, Tuple[FrameRef, FrameRef, FrameRef]]] = []
         self.skipped: List[Tuple[str, str]] = []
         for vi, vf in enumerate(self.videos):
             kept = kept_labels(vf, label_interval)
@@ -62,7 +58,7 @@ class TripletDataset(VideoSets):
             if not clips:
                 self.skipped.append((vf.dataset, vf.video))
             for clip in clips:
-                self.triplets.append((vi, tuple(_used(vf, kept[i], True) for i in clip)))
+                self.triplets.append((vi, tuple(vf.frames[kept[i]] for i in clip)))
         if not self.triplets:
             raise DatasetError(
                 f"no triplets: no video has 3 kept labels at --label_interval {label_interval} "
@@ -118,6 +114,10 @@ class VideoPlan:
     def kept_files(self) -> List[Path]:
         return [self.vf.frames[k].label for k in self.kept]
 
+    def pseudo_names(self) -> List[str]:
+        """File names of the pseudo-labels, in the folder's layout."""
+        return [pseudo_label_path("", "", "", self.vf.frames[pos].stem).name for _, pos, _ in self.jobs]
+
 
 class PseudoLabelDataset(VideoSets):
     """Generation jobs over ``sets``: items ``images (3, 3, S, S)`` [left, middle, right],
@@ -151,7 +151,7 @@ class PseudoLabelDataset(VideoSets):
     def __getitem__(self, index: int) -> dict:
         vi, (left, pos, right) = self.items[index]
         vf = self.plans[vi].vf
-        trip = (_used(vf, left, True), _used(vf, pos, False), _used(vf, right, True))
+        trip = (vf.frames[left], vf.frames[pos].without_label(), vf.frames[right])
         images, _, sizes = load_frames(trip, with_labels=False)
         labels = torch.stack([read_label(trip[i].label, trip[i].image, images.shape[-2:]) for i in (0, 2)])
         images, labels = self.transform(images, labels)

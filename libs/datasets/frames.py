@@ -11,7 +11,7 @@ are labelled, so a label the budget discards is never read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -21,7 +21,6 @@ from .indexing import DatasetError, kept_indices
 __all__ = [
     "FrameRef",
     "VideoFrames",
-    "UsedFrame",
     "dataset_root",
     "list_video",
     "label_list",
@@ -34,21 +33,14 @@ PathLike = Union[str, Path]
 
 @dataclass(frozen=True)
 class FrameRef:
-    """One frame file and its label file (``None`` when it has none)."""
+    """One frame file and its label file (``None`` when it has none, or is not to be read)."""
 
     stem: str
     image: Path
     label: Optional[Path]
 
-
-@dataclass(frozen=True)
-class UsedFrame:
-    """A frame a dataset uses; ``label`` is the file to read or ``None``."""
-
-    stem: str
-    image: Path
-    label: Optional[Path]
-    pseudo: bool = False
+    def without_label(self) -> "FrameRef":
+        return replace(self, label=None)
 
 
 @dataclass(frozen=True)
@@ -65,9 +57,6 @@ class VideoFrames:
     label_dir: Path
     frames: Tuple[FrameRef, ...]
     labels: Tuple[int, ...]
-
-    def labelled(self) -> List[FrameRef]:
-        return [self.frames[k] for k in self.labels]
 
 
 def dataset_root(data_root: PathLike, spec) -> Path:

@@ -17,7 +17,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import torch
 from torch.utils.data import Dataset
 
-from .frames import UsedFrame, VideoFrames, label_list, list_video, resolve_sets
+from .frames import FrameRef, VideoFrames, label_list, list_video, resolve_sets
 from .indexing import DatasetError, check_clip_len, clip_indices
 from .loading import check_pair_sizes, read_pair
 from .pseudo_label_folder import PSEUDO_EXT, check_training_folder, video_label_folder
@@ -28,7 +28,7 @@ __all__ = ["VideoClipDataset", "VideoFrameDataset", "VideoSets", "load_frames"]
 PathLike = Union[str, Path]
 
 
-def load_frames(frames: Sequence[UsedFrame], with_labels: bool):
+def load_frames(frames: Sequence[FrameRef], with_labels: bool):
     """Decode ``frames`` -> ``images (T, 3, H, W)``, ``labels (T, 1, H, W)`` or None, ``sizes (T, 2)``."""
     images, labels = [], []
     for f in frames:
@@ -74,15 +74,16 @@ class VideoSets(Dataset):
                                                   label_exts=(spec.label_ext, PSEUDO_EXT)))
 
 
-def _used_frames(vf: VideoFrames, all_frames: bool, require_labels: bool) -> List[UsedFrame]:
-    if all_frames:
-        missing = next((f for f in vf.frames if f.label is None), None) if require_labels else None
-        if missing is not None:
-            raise DatasetError(f"{missing.image}: this frame has no label in {vf.label_dir} "
-                               f"(every frame is used with its label)")
-        return [UsedFrame(f.stem, f.image, f.label if require_labels else None) for f in vf.frames]
-    return [UsedFrame(f.stem, f.image, f.label if require_labels else None)
-            for f in (vf.frames[k] for k in label_list(vf))]
+def _used_frames(vf: VideoFrames, all_frames: bool, require_labels: bool) -> List[FrameRef]:
+    """Every frame, or the labelled ones; their labels only when they are to be read."""
+    refs = list(vf.frames) if all_frames else [vf.frames[k] for k in label_list(vf)]
+    if not require_labels:
+        return [f.without_label() for f in refs]
+    missing = next((f for f in refs if f.label is None), None)
+    if missing is not None:
+        raise DatasetError(f"{missing.image}: this frame has no label in {vf.label_dir} "
+                           f"(every frame is used with its label)")
+    return refs
 
 
 class VideoClipDataset(VideoSets):
@@ -115,7 +116,7 @@ class VideoClipDataset(VideoSets):
         self.clip_len, self.training = clip_len, training
         self.random_reverse_clip = random_reverse_clip
         self.require_labels = require_labels
-        self.frames: List[List[UsedFrame]] = [_used_frames(vf, all_frames, require_labels) for vf in self.videos]
+        self.frames: List[List[FrameRef]] = [_used_frames(vf, all_frames, require_labels) for vf in self.videos]
         self.clips: List[Tuple[int, List[int]]] = [
             (vi, clip) for vi, used in enumerate(self.frames) for clip in clip_indices(len(used), clip_len, training)
         ]

@@ -19,7 +19,7 @@ from flownet2.ops import describe_backends
 from libs.datasets import TripletDataset, check_label_interval, eval_transform, video_train_transform
 from libs.networks import FGPLG
 from libs.networks.flow import FLOW_SOURCES, RAFT_ITERS
-from libs.networks.flow.raft import raft_cache_paths
+from libs.networks.flow.raft import raft_weights_path
 from libs.utils.cli import UsageError, positive_float, positive_int
 from libs.utils.training import autocast_context
 
@@ -185,8 +185,7 @@ def flow_record(args) -> dict:
     if args.flow == "flownet2":
         weights = Path(args.flownet_checkpoint).resolve()
     elif args.flow == "raft":
-        found = [p for p in raft_cache_paths() if p.is_file()]
-        weights = Path(args.raft_checkpoint).resolve() if args.raft_checkpoint else (found[0] if found else None)
+        weights = raft_weights_path(args.raft_checkpoint).resolve()
     return {"flow": args.flow, "flow_weights": str(weights) if weights else None}
 
 

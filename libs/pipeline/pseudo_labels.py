@@ -20,7 +20,8 @@ import torch
 from tqdm import tqdm
 
 from libs.datasets import PseudoLabelDataset, check_label_interval, eval_transform, folder_name
-from libs.datasets.pseudo_label_folder import check_generation_target, dataset_entry, pseudo_label_path
+from libs.datasets.pseudo_label_folder import (check_generation_target, dataset_entry, pseudo_label_path,
+                                               video_label_folder)
 from libs.networks import FGPLG
 from libs.networks.flow import RAFT_ITERS
 from libs.networks.pseudo_label_generator import build_fgplg_for_checkpoint, read_fgplg_checkpoint
@@ -91,30 +92,24 @@ def _copy_file(source: Path, target: Path) -> None:
         shutil.copyfile(source, tmp)
 
 
-def _remove_stale(root: Path, manifest, plans) -> int:
-    """Remove files this generator wrote earlier for these videos that the new plan does not write."""
-    removed = 0
-    for plan in plans:
-        vf = plan.vf
-        keep = {f.name for f in plan.kept_files()} | {f"{vf.frames[job[1]].stem}.png" for job in plan.jobs}
-        for name in manifest.files(vf.dataset, vf.video):
-            path = root / vf.dataset / vf.video / name
-            if name not in keep and path.is_file():
-                path.unlink()
-                removed += 1
-    return removed
-
-
-def _record(manifest, dataset) -> None:
-    """Enter every planned file in the manifest (before writing, so an interrupted run is known)."""
-    for (spec, _) in dataset.sets:
+def _update_manifest(root: Path, manifest, dataset) -> int:
+    """Enter every file this run will write in the manifest (before writing, so an interrupted
+    run is known), removing what an earlier run listed for these videos and this one does
+    not write (only files the manifest lists: nothing else is ever deleted). Returns how
+    many files were removed."""
+    for spec, _ in dataset.sets:
         manifest.datasets.setdefault(spec.name, {"entry": dataset_entry(spec), "videos": {}})
+    removed = 0
     for plan in dataset.plans:
         vf = plan.vf
-        manifest.datasets[vf.dataset]["videos"][vf.video] = {
-            "kept": [f.name for f in plan.kept_files()],
-            "pseudo": [f"{vf.frames[job[1]].stem}.png" for job in plan.jobs],
-        }
+        entry = {"kept": [f.name for f in plan.kept_files()], "pseudo": plan.pseudo_names()}
+        for name in set(manifest.files(vf.dataset, vf.video)) - set(entry["kept"] + entry["pseudo"]):
+            stale = video_label_folder(root, vf.dataset, vf.video) / name
+            if stale.is_file():
+                stale.unlink()
+                removed += 1
+        manifest.datasets[vf.dataset]["videos"][vf.video] = entry
+    return removed
 
 
 def run(args: argparse.Namespace, log=print) -> dict:
@@ -129,12 +124,12 @@ def run(args: argparse.Namespace, log=print) -> dict:
     model = (load_fgplg(args.checkpoint, args.os, device, log, args.raft_iters, args.rgb_max, args.fp16)
              if len(dataset) else None)
     root = Path(args.pseudo_label_folder) / folder_name(m, l)
-    removed = _remove_stale(root, manifest, dataset.plans)
-    _record(manifest, dataset)
+    removed = _update_manifest(root, manifest, dataset)
     manifest.complete = False
     manifest.save(root)
     start, count = time.time(), 0
-    kept = [(f, root / plan.vf.dataset / plan.vf.video / f.name) for plan in dataset.plans for f in plan.kept_files()]
+    kept = [(f, video_label_folder(root, plan.vf.dataset, plan.vf.video) / f.name)
+            for plan in dataset.plans for f in plan.kept_files()]
     with BackgroundWriter() as writer:
         for source, target in kept:
             writer.submit(_copy_file, source, target)

@@ -36,7 +36,7 @@ from typing import Dict, Mapping, Sequence, TypeVar
 
 import numpy as np
 
-from .metrics import METRIC_KEYS, SaliencyEvaluator
+from .metrics import SaliencyEvaluator, mean_over_videos
 
 __all__ = ["TOOLBOX_KEYS", "DAVSOD_METRICS", "MIN_GT_FRAMES", "inner_frames", "aggregate_sequences",
            "summarize_davsod"]
@@ -71,23 +71,19 @@ def aggregate_sequences(
     """Dataset numbers from per-sequence numbers, as ``main.m`` combines them.
 
     Args:
-        per_video: ``{video: {metric: frame mean}}`` (keys of :data:`METRIC_KEYS`).
+        per_video: ``{video: {metric: frame mean}}`` (keys of :data:`~libs.utils.metrics.METRIC_KEYS`).
         curves: ``{video: {"F": (256,), "E": (256,)}}``, the frame-mean curves.
     Returns:
-        ``{metric: value}`` in :data:`METRIC_KEYS` order: curve keys = max / mean of the mean
+        ``{metric: value}`` in ``METRIC_KEYS`` order: curve keys = max / mean of the mean
         over videos of the curves; the other keys = mean over videos.
     """
     if not per_video:
         raise ValueError("aggregate_sequences: no sequences")
-    rows = list(per_video.values())
-    out: Dict[str, float] = {}
-    for key in (k for k in METRIC_KEYS if k in rows[0]):
-        if key in _CURVE_KEYS:
-            name, reduce = _CURVE_KEYS[key]
-            mean_curve = np.mean(np.stack([np.asarray(curves[v][name], dtype=np.float64) for v in per_video]), axis=0)
-            out[key] = float(reduce(mean_curve))
-        else:
-            out[key] = float(np.mean(np.array([r[key] for r in rows], dtype=np.float64)))
+    out = mean_over_videos(per_video)
+    for key in (k for k in _CURVE_KEYS if k in out):  # replaced in place: the key order stays
+        name, reduce = _CURVE_KEYS[key]
+        mean_curve = np.mean(np.stack([np.asarray(curves[v][name], dtype=np.float64) for v in per_video]), axis=0)
+        out[key] = float(reduce(mean_curve))
     return out
 
 

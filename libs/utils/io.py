@@ -96,7 +96,10 @@ def load_label(path: PathLike) -> np.ndarray:
     8-bit maps (0..255) are divided by 255; 1-bit/palette maps with values {0, 1} are
     taken as they are (so a DAVIS-style palette mask with index 1 is foreground).
     """
-    img = _open_fully(path)
+    return _label_array(_open_fully(path))
+
+
+def _label_array(img: Image.Image) -> np.ndarray:
     if img.mode in ("1",):
         return np.asarray(img, dtype=np.float32)
     if img.mode == "P":
@@ -118,7 +121,7 @@ def load_training_label(path: PathLike) -> np.ndarray:
     """
     img = _open_fully(path)
     if img.mode in ("1", "P", "I;16", "I;16B", "I"):
-        return load_label(path)
+        return _label_array(img)
     arr = np.asarray(img.convert("L"), dtype=np.float32)
     return arr if arr.max() <= 1 else arr / 255.0
 

@@ -22,8 +22,10 @@ inputs. Step by step:
    halves away from zero; fatheral's ``np.around`` rounds them to even, which differs only on
    an exact .5) and saturated to 0..255. A float input is not rounded or clipped.
 
-The weighted sums are computed as matrix products in float64, so they may differ from
-MATLAB's loop in the last bit; that can only matter when a sum lands within 1e-13 of a .5.
+The weighted sums are accumulated in float64 one tap at a time over whole rows or columns
+(``P`` products per output sample, not one per input sample as with a dense resampling
+matrix); they may differ from MATLAB's loop in the last bit, which can only matter when a
+sum lands within 1e-13 of a .5.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from typing import Tuple
 
 import numpy as np
 
-__all__ = ["cubic", "contributions", "resize_matrix", "imresize"]
+__all__ = ["cubic", "contributions", "imresize"]
 
 
 def cubic(x: np.ndarray) -> np.ndarray:
@@ -72,14 +74,14 @@ def contributions(in_length: int, out_length: int, antialiasing: bool = True) ->
     return weights, indices
 
 
-def resize_matrix(in_length: int, out_length: int) -> np.ndarray:
-    """The 1-D resampling as a float64 ``(out_length, in_length)`` matrix (repeated mirrored
-    indices accumulate)."""
-    weights, indices = contributions(in_length, out_length)
-    matrix = np.zeros((out_length, in_length), dtype=np.float64)
-    rows = np.repeat(np.arange(out_length), weights.shape[1])
-    np.add.at(matrix, (rows, indices.ravel()), weights.ravel())
-    return matrix
+def _resize_dim(image: np.ndarray, dim: int, out_length: int) -> np.ndarray:
+    """Resample float64 ``image`` (H, W) along ``dim`` (0: rows, 1: columns) to ``out_length``."""
+    weights, indices = contributions(image.shape[dim], out_length)
+    src = image if dim == 0 else image.T
+    out = weights[:, 0, None] * src[indices[:, 0]]
+    for k in range(1, weights.shape[1]):
+        out += weights[:, k, None] * src[indices[:, k]]
+    return out if dim == 0 else out.T
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
@@ -110,9 +112,6 @@ def imresize(image: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
     for dim in np.argsort(np.array(scales), kind="stable"):
         if out.shape[dim] == (out_h, out_w)[dim]:
             continue  # scale 1: MATLAB's weights are one 1 per row (pure nearest neighbour)
-        if dim == 0:
-            res = resize_matrix(out.shape[0], out_h) @ out.astype(np.float64)
-        else:
-            res = out.astype(np.float64) @ resize_matrix(out.shape[1], out_w).T
+        res = _resize_dim(out.astype(np.float64), dim, (out_h, out_w)[dim])
         out = _to_uint8(res) if is_u8 else res
     return out

@@ -27,6 +27,7 @@ from .distributed import DistributedContext, all_reduce_sum, barrier, seed_every
 __all__ = [
     "FitConfig",
     "autocast_context",
+    "autocast_dtype",
     "fit",
     "build_adam",
     "wrap_for_training",
@@ -53,13 +54,18 @@ class FitConfig:
     seed: Optional[int] = None  # reseed every epoch from (seed, epoch, rank): a resumed epoch draws as a straight run
 
 
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    """What ``--amp`` computes in on ``device``: bf16 (CPU, and GPUs that support it), else fp16."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
 def autocast_context(device: torch.device, enabled: bool):
-    """bf16 autocast (CPU, and GPUs that support it), else fp16; a no-op when disabled."""
+    """Autocast in :func:`autocast_dtype`; a no-op when disabled."""
     if not enabled:
         return contextlib.nullcontext()
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.float16)
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    return torch.autocast(device.type, dtype=autocast_dtype(device))
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:
@@ -98,7 +104,7 @@ def describe_metrics(metrics: Dict[str, float]) -> str:
 
 
 def _needs_grad_scaler(device, amp):
-    return amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    return amp and autocast_dtype(device) == torch.float16  # fp16's narrow range needs loss scaling; bf16's not
 
 
 def training_step(model: nn.Module, optimizer: torch.optim.Optimizer, train_step, batch, *, device: torch.device,

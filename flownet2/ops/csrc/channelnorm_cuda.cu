@@ -32,16 +32,10 @@ at::Tensor channelnorm_forward_cuda(const at::Tensor& input1) {
   const int C = input1.size(1);
   const int64_t plane = input1.size(2) * input1.size(3);
   auto out = at::empty({input1.size(0), 1, input1.size(2), input1.size(3)}, input1.options());
-  const int64_t n = out.numel();
-  if (n == 0) return out;
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::ScalarType::Half, at::ScalarType::BFloat16, input1.scalar_type(),
-      "channelnorm_forward_cuda", [&] {
-        channelnorm_forward_kernel<scalar_t><<<num_blocks(n), kThreads, 0, stream>>>(
-            input1.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), C, plane, n);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
-      });
+  FLOWNET2_DISPATCH_FLOATING_TYPES(input1.scalar_type(), "channelnorm_forward_cuda", [&] {
+    launch(channelnorm_forward_kernel<scalar_t>, out.numel(), input1.const_data_ptr<scalar_t>(),
+           out.data_ptr<scalar_t>(), C, plane);
+  });
   return out;
 }
 
@@ -51,17 +45,11 @@ at::Tensor channelnorm_backward_cuda(const at::Tensor& grad_out, const at::Tenso
   const int C = input1.size(1);
   const int64_t plane = input1.size(2) * input1.size(3);
   auto grad_in = at::empty_like(input1);
-  const int64_t n = grad_in.numel();
-  if (n == 0) return grad_in;
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::ScalarType::Half, at::ScalarType::BFloat16, input1.scalar_type(),
-      "channelnorm_backward_cuda", [&] {
-        channelnorm_backward_kernel<scalar_t><<<num_blocks(n), kThreads, 0, stream>>>(
-            grad_out.const_data_ptr<scalar_t>(), input1.const_data_ptr<scalar_t>(),
-            output.const_data_ptr<scalar_t>(), grad_in.data_ptr<scalar_t>(), C, plane, n);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
-      });
+  FLOWNET2_DISPATCH_FLOATING_TYPES(input1.scalar_type(), "channelnorm_backward_cuda", [&] {
+    launch(channelnorm_backward_kernel<scalar_t>, grad_in.numel(),
+           grad_out.const_data_ptr<scalar_t>(), input1.const_data_ptr<scalar_t>(),
+           output.const_data_ptr<scalar_t>(), grad_in.data_ptr<scalar_t>(), C, plane);
+  });
   return grad_in;
 }
 

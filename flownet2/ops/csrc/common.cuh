@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>
@@ -20,5 +21,14 @@ inline int num_blocks(int64_t n) {
 #define FLOWNET2_KERNEL_LOOP(i, n)                                              \
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; \
        i < (n); i += static_cast<int64_t>(blockDim.x) * gridDim.x)
+
+// kernel(args..., n) on the current stream, over n elements (nothing for n == 0: an empty
+// grid is a launch error).
+template <typename... KernelArgs, typename... Args>
+void launch(void (*kernel)(KernelArgs...), int64_t n, Args... args) {
+  if (n == 0) return;
+  kernel<<<num_blocks(n), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(args..., n);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
 
 }  // namespace flownet2

@@ -29,31 +29,18 @@ __global__ void correlation_backward_kernel(const scalar_t* __restrict__ grad_ou
   }
 }
 
-CorrGeometry corr_geometry(const at::Tensor& input1, int64_t pad_size, int64_t max_displacement,
-                           int64_t stride2) {
-  return flownet2::corr_geometry(input1.size(0), input1.size(1), input1.size(2), input1.size(3), pad_size,
-                                 max_displacement, stride2);
-}
-
 }  // namespace
 
 at::Tensor correlation_forward_cuda(const at::Tensor& input1, const at::Tensor& input2,
                                     int64_t pad_size, int64_t max_displacement,
                                     int64_t stride2) {
   const at::cuda::OptionalCUDAGuard guard(device_of(input1));
-  const CorrGeometry g = corr_geometry(input1, pad_size, max_displacement, stride2);
+  const CorrGeometry g = corr_geometry(input1.sizes(), pad_size, max_displacement, stride2);
   auto out = at::empty({g.B, corr_channels(g), g.Ho, g.Wo}, input1.options());
-  const int64_t n = out.numel();
-  if (n == 0) return out;
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::ScalarType::Half, at::ScalarType::BFloat16, input1.scalar_type(),
-      "correlation_forward_cuda", [&] {
-        correlation_forward_kernel<scalar_t><<<num_blocks(n), kThreads, 0, stream>>>(
-            input1.const_data_ptr<scalar_t>(), input2.const_data_ptr<scalar_t>(),
-            out.data_ptr<scalar_t>(), g, n);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
-      });
+  FLOWNET2_DISPATCH_FLOATING_TYPES(input1.scalar_type(), "correlation_forward_cuda", [&] {
+    launch(correlation_forward_kernel<scalar_t>, out.numel(), input1.const_data_ptr<scalar_t>(),
+           input2.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g);
+  });
   return out;
 }
 
@@ -62,21 +49,15 @@ std::vector<at::Tensor> correlation_backward_cuda(const at::Tensor& grad_out,
                                                   const at::Tensor& input2, int64_t pad_size,
                                                   int64_t max_displacement, int64_t stride2) {
   const at::cuda::OptionalCUDAGuard guard(device_of(input1));
-  const CorrGeometry g = corr_geometry(input1, pad_size, max_displacement, stride2);
+  const CorrGeometry g = corr_geometry(input1.sizes(), pad_size, max_displacement, stride2);
   auto grad1 = at::empty_like(input1);
   auto grad2 = at::empty_like(input2);
-  const int64_t n = input1.numel();
-  if (n == 0) return {grad1, grad2};
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::ScalarType::Half, at::ScalarType::BFloat16, input1.scalar_type(),
-      "correlation_backward_cuda", [&] {
-        correlation_backward_kernel<scalar_t><<<num_blocks(n), kThreads, 0, stream>>>(
-            grad_out.const_data_ptr<scalar_t>(), input1.const_data_ptr<scalar_t>(),
-            input2.const_data_ptr<scalar_t>(), grad1.data_ptr<scalar_t>(),
-            grad2.data_ptr<scalar_t>(), g, n);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
-      });
+  FLOWNET2_DISPATCH_FLOATING_TYPES(input1.scalar_type(), "correlation_backward_cuda", [&] {
+    launch(correlation_backward_kernel<scalar_t>, input1.numel(),
+           grad_out.const_data_ptr<scalar_t>(), input1.const_data_ptr<scalar_t>(),
+           input2.const_data_ptr<scalar_t>(), grad1.data_ptr<scalar_t>(),
+           grad2.data_ptr<scalar_t>(), g);
+  });
   return {grad1, grad2};
 }
 

@@ -5,6 +5,8 @@
 // contiguous NCHW. Products are summed in opmath_t (float; double for double inputs).
 #pragma once
 
+#include <c10/util/ArrayRef.h>
+
 #include "kernel_common.h"
 
 namespace flownet2 {
@@ -19,23 +21,26 @@ struct CorrGeometry {
 
 // The geometry of a call, from the inputs' sizes (B, C, H, W) and the op's settings;
 // shared by the CPU and CUDA hosts.
-inline CorrGeometry corr_geometry(int64_t B, int64_t C, int64_t H, int64_t W, int64_t pad_size,
+inline CorrGeometry corr_geometry(c10::IntArrayRef sizes, int64_t pad_size,
                                   int64_t max_displacement, int64_t stride2) {
   CorrGeometry g;
-  g.B = static_cast<int>(B);
-  g.C = static_cast<int>(C);
-  g.H = static_cast<int>(H);
-  g.W = static_cast<int>(W);
-  g.Ho = static_cast<int>(H + 2 * pad_size - 2 * max_displacement);
-  g.Wo = static_cast<int>(W + 2 * pad_size - 2 * max_displacement);
+  g.B = static_cast<int>(sizes[0]);
+  g.C = static_cast<int>(sizes[1]);
+  g.H = static_cast<int>(sizes[2]);
+  g.W = static_cast<int>(sizes[3]);
+  g.Ho = static_cast<int>(sizes[2] + 2 * pad_size - 2 * max_displacement);
+  g.Wo = static_cast<int>(sizes[3] + 2 * pad_size - 2 * max_displacement);
   g.offset = static_cast<int>(max_displacement - pad_size);
   g.radius = static_cast<int>(max_displacement / stride2);
   g.stride2 = static_cast<int>(stride2);
   return g;
 }
 
+// D: displacements per axis.
+C10_HOST_DEVICE inline int corr_side(const CorrGeometry& g) { return 2 * g.radius + 1; }
+
 C10_HOST_DEVICE inline int corr_channels(const CorrGeometry& g) {
-  return (2 * g.radius + 1) * (2 * g.radius + 1);
+  return corr_side(g) * corr_side(g);
 }
 
 // out[idx], idx the flat index of the (B, D*D, Ho, Wo) output.
@@ -44,15 +49,12 @@ C10_HOST_DEVICE inline scalar_t correlation_forward_element(const scalar_t* in1,
                                                             const scalar_t* in2,
                                                             const CorrGeometry& g, int64_t idx) {
   using acc_t = opmath_t<scalar_t>;
-  const int D = 2 * g.radius + 1;
+  const int D = corr_side(g);
   const int64_t plane = static_cast<int64_t>(g.H) * g.W;
-  const int x = static_cast<int>(idx % g.Wo);
-  int64_t t = idx / g.Wo;
-  const int y = static_cast<int>(t % g.Ho);
-  t /= g.Ho;
-  const int k = static_cast<int>(t % (D * D));
-  const int64_t b = t / (D * D);
-  const int y1 = y + g.offset, x1 = x + g.offset;
+  const PlaneIndex pos = split_index(idx, g.Ho, g.Wo);  // lead: b * D * D + k
+  const int k = static_cast<int>(pos.lead % (D * D));
+  const int64_t b = pos.lead / (D * D);
+  const int y1 = pos.y + g.offset, x1 = pos.x + g.offset;
   const int y2 = y1 + (k / D - g.radius) * g.stride2, x2 = x1 + (k % D - g.radius) * g.stride2;
   acc_t sum = 0;
   if (inside(y1, x1, g.H, g.W) && inside(y2, x2, g.H, g.W)) {
@@ -74,14 +76,12 @@ C10_HOST_DEVICE inline void correlation_backward_element(const scalar_t* grad_ou
                                                          scalar_t* grad2, const CorrGeometry& g,
                                                          int64_t idx) {
   using acc_t = opmath_t<scalar_t>;
-  const int D = 2 * g.radius + 1;
+  const int D = corr_side(g);
   const int64_t out_plane = static_cast<int64_t>(g.Ho) * g.Wo;
-  const int x = static_cast<int>(idx % g.W);
-  int64_t t = idx / g.W;
-  const int y = static_cast<int>(t % g.H);
-  t /= g.H;
-  const int64_t bc = t;  // b * C + c
-  const int64_t b = t / g.C;
+  const PlaneIndex pos = split_index(idx, g.H, g.W);
+  const int y = pos.y, x = pos.x;
+  const int64_t bc = pos.lead;  // b * C + c
+  const int64_t b = bc / g.C;
   const scalar_t* go = grad_out + b * D * D * out_plane;
   const scalar_t* p1 = in1 + bc * g.H * g.W;
   const scalar_t* p2 = in2 + bc * g.H * g.W;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "correlation_kernel.h"
 #include "ops.h"
 
 namespace flownet2 {
@@ -26,12 +27,22 @@ void check(const at::Tensor& t, const at::Tensor& like, const char* name) {
 #endif
 }
 
-void check_corr_geometry(const at::Tensor& input1, int64_t pad_size, int64_t max_displacement,
-                         int64_t stride2) {
+void check_correlation(const at::Tensor& input1, const at::Tensor& input2, int64_t pad_size,
+                       int64_t max_displacement, int64_t stride2) {
+  check(input1, input1, "input1");
+  check(input2, input1, "input2");
+  TORCH_CHECK(input1.sizes() == input2.sizes(), "correlation: input shapes differ");
   TORCH_CHECK(stride2 >= 1 && max_displacement >= 0 && pad_size >= 0,
               "correlation: invalid pad_size/max_displacement/stride2");
   TORCH_CHECK(std::min(input1.size(2), input1.size(3)) + 2 * pad_size - 2 * max_displacement >= 1,
               "correlation: input too small for pad_size and max_displacement");
+}
+
+void check_resample2d(const at::Tensor& input1, const at::Tensor& flow) {
+  check(input1, input1, "input1");
+  check(flow, input1, "flow");
+  TORCH_CHECK(flow.size(1) == 2 && flow.size(0) == input1.size(0),
+              "resample2d: flow must be (B, 2, H, W)");
 }
 
 // The CUDA entry point for CUDA tensors (only in the CUDA build), else the CPU one.
@@ -43,10 +54,7 @@ void check_corr_geometry(const at::Tensor& input1, int64_t pad_size, int64_t max
 
 at::Tensor correlation_forward(const at::Tensor& input1, const at::Tensor& input2,
                                int64_t pad_size, int64_t max_displacement, int64_t stride2) {
-  check(input1, input1, "input1");
-  check(input2, input1, "input2");
-  TORCH_CHECK(input1.sizes() == input2.sizes(), "correlation: input shapes differ");
-  check_corr_geometry(input1, pad_size, max_displacement, stride2);
+  check_correlation(input1, input2, pad_size, max_displacement, stride2);
   return FLOWNET2_PICK(input1, correlation_forward, input1, input2, pad_size, max_displacement,
                        stride2);
 }
@@ -54,35 +62,24 @@ at::Tensor correlation_forward(const at::Tensor& input1, const at::Tensor& input
 std::vector<at::Tensor> correlation_backward(const at::Tensor& grad_out, const at::Tensor& input1,
                                              const at::Tensor& input2, int64_t pad_size,
                                              int64_t max_displacement, int64_t stride2) {
-  check(input1, input1, "input1");
-  check(input2, input1, "input2");
+  check_correlation(input1, input2, pad_size, max_displacement, stride2);
   check(grad_out, input1, "grad_output");
-  TORCH_CHECK(input1.sizes() == input2.sizes(), "correlation: input shapes differ");
-  check_corr_geometry(input1, pad_size, max_displacement, stride2);
-  const int64_t d = 2 * (max_displacement / stride2) + 1;
-  TORCH_CHECK(grad_out.size(0) == input1.size(0) && grad_out.size(1) == d * d &&
-                  grad_out.size(2) == input1.size(2) + 2 * pad_size - 2 * max_displacement &&
-                  grad_out.size(3) == input1.size(3) + 2 * pad_size - 2 * max_displacement,
+  const CorrGeometry g = corr_geometry(input1.sizes(), pad_size, max_displacement, stride2);
+  TORCH_CHECK(grad_out.sizes() == c10::IntArrayRef({g.B, corr_channels(g), g.Ho, g.Wo}),
               "correlation: grad_output has shape ", grad_out.sizes(), ", not the output's");
   return FLOWNET2_PICK(input1, correlation_backward, grad_out, input1, input2, pad_size,
                        max_displacement, stride2);
 }
 
 at::Tensor resample2d_forward(const at::Tensor& input1, const at::Tensor& flow) {
-  check(input1, input1, "input1");
-  check(flow, input1, "flow");
-  TORCH_CHECK(flow.size(1) == 2 && flow.size(0) == input1.size(0),
-              "resample2d: flow must be (B, 2, H, W)");
+  check_resample2d(input1, flow);
   return FLOWNET2_PICK(input1, resample2d_forward, input1, flow);
 }
 
 std::vector<at::Tensor> resample2d_backward(const at::Tensor& grad_out, const at::Tensor& input1,
                                             const at::Tensor& flow) {
-  check(input1, input1, "input1");
-  check(flow, input1, "flow");
+  check_resample2d(input1, flow);
   check(grad_out, input1, "grad_output");
-  TORCH_CHECK(flow.size(1) == 2 && flow.size(0) == input1.size(0),
-              "resample2d: flow must be (B, 2, H, W)");
   TORCH_CHECK(grad_out.size(0) == input1.size(0) && grad_out.size(1) == input1.size(1) &&
                   grad_out.size(2) == flow.size(2) && grad_out.size(3) == flow.size(3),
               "resample2d: grad_output has shape ", grad_out.sizes(), ", not the output's");

@@ -30,4 +30,20 @@ C10_HOST_DEVICE inline bool inside(int y, int x, int h, int w) {
   return y >= 0 && y < h && x >= 0 && x < w;
 }
 
+// A flat index into a contiguous (..., h, w) tensor: its column, its row, and its index
+// over the leading dimensions.
+struct PlaneIndex {
+  int x, y;
+  int64_t lead;
+};
+
+C10_HOST_DEVICE inline PlaneIndex split_index(int64_t idx, int h, int w) {
+  PlaneIndex p;
+  p.x = static_cast<int>(idx % w);
+  const int64_t rows = idx / w;
+  p.y = static_cast<int>(rows % h);
+  p.lead = rows / h;
+  return p;
+}
+
 }  // namespace flownet2

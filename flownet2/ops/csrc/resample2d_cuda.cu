@@ -44,29 +44,17 @@ __global__ void resample2d_backward_flow_kernel(const scalar_t* __restrict__ gra
   }
 }
 
-ResampleGeometry resample_geometry(const at::Tensor& input1, const at::Tensor& flow) {
-  return {static_cast<int>(input1.size(0)), static_cast<int>(input1.size(1)),
-          static_cast<int>(input1.size(2)), static_cast<int>(input1.size(3)),
-          static_cast<int>(flow.size(2)), static_cast<int>(flow.size(3))};
-}
-
 }  // namespace
 
 at::Tensor resample2d_forward_cuda(const at::Tensor& input1, const at::Tensor& flow) {
   const at::cuda::OptionalCUDAGuard guard(device_of(input1));
-  const ResampleGeometry g = resample_geometry(input1, flow);
+  const ResampleGeometry g = resample_geometry(input1.sizes(), flow.sizes());
   auto out = at::empty({g.B, g.C, g.Hf, g.Wf}, input1.options());
-  const int64_t n = out.numel();
-  if (n == 0 || g.H == 0 || g.W == 0) return out.zero_();
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::ScalarType::Half, at::ScalarType::BFloat16, input1.scalar_type(),
-      "resample2d_forward_cuda", [&] {
-        resample2d_forward_kernel<scalar_t><<<num_blocks(n), kThreads, 0, stream>>>(
-            input1.const_data_ptr<scalar_t>(), flow.const_data_ptr<scalar_t>(),
-            out.data_ptr<scalar_t>(), g, n);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
-      });
+  if (out.numel() == 0 || g.H == 0 || g.W == 0) return out.zero_();
+  FLOWNET2_DISPATCH_FLOATING_TYPES(input1.scalar_type(), "resample2d_forward_cuda", [&] {
+    launch(resample2d_forward_kernel<scalar_t>, out.numel(), input1.const_data_ptr<scalar_t>(),
+           flow.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), g);
+  });
   return out;
 }
 
@@ -74,27 +62,22 @@ std::vector<at::Tensor> resample2d_backward_cuda(const at::Tensor& grad_out,
                                                  const at::Tensor& input1,
                                                  const at::Tensor& flow) {
   const at::cuda::OptionalCUDAGuard guard(device_of(input1));
-  const ResampleGeometry g = resample_geometry(input1, flow);
+  const ResampleGeometry g = resample_geometry(input1.sizes(), flow.sizes());
   auto grad_flow = at::zeros_like(flow);
   const auto acc_type = at::toOpMathType(input1.scalar_type());
   auto grad1_acc = at::zeros(input1.sizes(), input1.options().dtype(acc_type));
-  const int64_t n = grad_out.numel();
-  if (n == 0 || g.H == 0 || g.W == 0) return {grad1_acc.to(input1.scalar_type()), grad_flow};
-  auto stream = at::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(
-      at::ScalarType::Half, at::ScalarType::BFloat16, input1.scalar_type(),
-      "resample2d_backward_cuda", [&] {
-        using acc_t = opmath_t<scalar_t>;
-        resample2d_backward_input_kernel<scalar_t, acc_t><<<num_blocks(n), kThreads, 0, stream>>>(
-            grad_out.const_data_ptr<scalar_t>(), flow.const_data_ptr<scalar_t>(),
-            grad1_acc.data_ptr<acc_t>(), g, n);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
-        const int64_t m = static_cast<int64_t>(g.B) * g.Hf * g.Wf;
-        resample2d_backward_flow_kernel<scalar_t><<<num_blocks(m), kThreads, 0, stream>>>(
-            grad_out.const_data_ptr<scalar_t>(), input1.const_data_ptr<scalar_t>(),
-            flow.const_data_ptr<scalar_t>(), grad_flow.data_ptr<scalar_t>(), g, m);
-        C10_CUDA_KERNEL_LAUNCH_CHECK();
-      });
+  if (grad_out.numel() == 0 || g.H == 0 || g.W == 0) {
+    return {grad1_acc.to(input1.scalar_type()), grad_flow};
+  }
+  FLOWNET2_DISPATCH_FLOATING_TYPES(input1.scalar_type(), "resample2d_backward_cuda", [&] {
+    using acc_t = opmath_t<scalar_t>;
+    launch(resample2d_backward_input_kernel<scalar_t, acc_t>, grad_out.numel(),
+           grad_out.const_data_ptr<scalar_t>(), flow.const_data_ptr<scalar_t>(),
+           grad1_acc.data_ptr<acc_t>(), g);
+    launch(resample2d_backward_flow_kernel<scalar_t>, static_cast<int64_t>(g.B) * g.Hf * g.Wf,
+           grad_out.const_data_ptr<scalar_t>(), input1.const_data_ptr<scalar_t>(),
+           flow.const_data_ptr<scalar_t>(), grad_flow.data_ptr<scalar_t>(), g);
+  });
   return {grad1_acc.to(input1.scalar_type()), grad_flow};
 }
 

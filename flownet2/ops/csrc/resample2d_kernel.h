@@ -4,6 +4,8 @@
 // One element per call; tensors are contiguous NCHW; arithmetic in opmath_t.
 #pragma once
 
+#include <c10/util/ArrayRef.h>
+
 #include "kernel_common.h"
 
 namespace flownet2 {
@@ -12,6 +14,12 @@ struct ResampleGeometry {
   int B, C, H, W;  // input1 (B, C, H, W)
   int Hf, Wf;      // flow (B, 2, Hf, Wf) and output (B, C, Hf, Wf)
 };
+
+// The geometry of a call, from the sizes of input1 and flow; shared by the CPU and CUDA hosts.
+inline ResampleGeometry resample_geometry(c10::IntArrayRef input1, c10::IntArrayRef flow) {
+  return {static_cast<int>(input1[0]), static_cast<int>(input1[1]), static_cast<int>(input1[2]),
+          static_cast<int>(input1[3]), static_cast<int>(flow[2]), static_cast<int>(flow[3])};
+}
 
 template <typename acc_t>
 struct Taps {
@@ -47,12 +55,10 @@ C10_HOST_DEVICE inline Taps<opmath_t<scalar_t>> taps_at(const scalar_t* flow,
                                                         int64_t pix) {
   using acc_t = opmath_t<scalar_t>;
   const int64_t fplane = static_cast<int64_t>(g.Hf) * g.Wf;
-  const int x = static_cast<int>(pix % g.Wf);
-  const int y = static_cast<int>((pix / g.Wf) % g.Hf);
-  const int64_t b = pix / fplane;
-  const scalar_t* f = flow + b * 2 * fplane + static_cast<int64_t>(y) * g.Wf + x;
-  return make_taps<acc_t>(static_cast<acc_t>(x) + static_cast<acc_t>(f[0]),
-                          static_cast<acc_t>(y) + static_cast<acc_t>(f[fplane]), g.H, g.W);
+  const PlaneIndex pos = split_index(pix, g.Hf, g.Wf);  // lead: b
+  const scalar_t* f = flow + pos.lead * 2 * fplane + static_cast<int64_t>(pos.y) * g.Wf + pos.x;
+  return make_taps<acc_t>(static_cast<acc_t>(pos.x) + static_cast<acc_t>(f[0]),
+                          static_cast<acc_t>(pos.y) + static_cast<acc_t>(f[fplane]), g.H, g.W);
 }
 
 // out[idx], idx the flat index of the (B, C, Hf, Wf) output.

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from flownet2.interface import check_flow_input
+
 __all__ = ["OpenCVFlow"]
 
 _METHODS = ("dis", "farneback")
@@ -54,11 +56,7 @@ class OpenCVFlow(nn.Module):
 
     def forward(self, inputs):
         """inputs (B, 3, 2, H, W) in [0, rgb_max] -> flow (B, 2, H, W) float32."""
-        if (not torch.is_tensor(inputs) or inputs.dim() != 5 or inputs.shape[1] != 3
-                or inputs.shape[2] != 2):
-            shape = tuple(inputs.shape) if torch.is_tensor(inputs) else type(inputs).__name__
-            raise ValueError(f"OpenCVFlow input must be a (B, 3, 2, H, W) tensor (RGB, two "
-                             f"frames), got {shape}")
+        check_flow_input(inputs, "OpenCVFlow", floating=False)
         prev = self._gray_uint8(inputs[:, :, 0])
         nxt = self._gray_uint8(inputs[:, :, 1])
         flows = np.stack([self._pair_flow(p, n) for p, n in zip(prev, nxt, strict=True)])  # (B, H, W, 2)

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.optical_flow import Raft_Large_Weights, Raft_Small_Weights, raft_large, raft_small
 
+from flownet2.interface import check_flow_input
 from libs.utils.checkpoint import CheckpointError, read_state_dict
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "build_raft_from_state",
     "detect_raft_variant",
     "load_raft",
+    "raft_weights_path",
     "pad_to_raft_size",
     "padded_size",
     "raft_cache_paths",
@@ -108,7 +110,7 @@ class RAFTFlow(nn.Module):
 
     def forward(self, inputs):
         """inputs (B, 3, 2, H, W) in [0, rgb_max] -> flow (B, 2, H, W) float32 in pixels."""
-        _check_input(inputs)
+        check_flow_input(inputs, "RAFTFlow")
         h, w = inputs.shape[-2:]
         with torch.no_grad(), torch.autocast(inputs.device.type, enabled=False):
             pair = pad_to_raft_size(to_raft_range(inputs, self.rgb_max))
@@ -116,16 +118,6 @@ class RAFTFlow(nn.Module):
                               num_flow_updates=self.iters)
             flow = flows[-1]
         return flow[:, :, :h, :w].float().contiguous()
-
-
-def _check_input(inputs):
-    if (not torch.is_tensor(inputs) or inputs.dim() != 5 or inputs.shape[1] != 3
-            or inputs.shape[2] != 2 or not inputs.is_floating_point()):
-        shape = tuple(inputs.shape) if torch.is_tensor(inputs) else type(inputs).__name__
-        raise ValueError(f"RAFTFlow input must be a floating-point (B, 3, 2, H, W) tensor "
-                         f"(RGB, two frames), got {shape}")
-    if inputs.shape[0] == 0 or min(inputs.shape[-2:]) < 1:
-        raise ValueError(f"RAFTFlow input is empty: {tuple(inputs.shape)}")
 
 
 def to_raft_range(inputs, rgb_max=1.0):
@@ -227,9 +219,16 @@ def raft_cache_paths() -> List[Path]:
 def load_raft(checkpoint: Optional[PathLike] = None, iters: int = 12, rgb_max: float = 1.0) -> RAFTFlow:
     """A frozen RAFTFlow with weights from ``checkpoint`` or, when None, torchvision's cache.
 
-    The variant comes from the file's keys. Nothing is downloaded; when no file is found
-    the error names both places (the ``--raft-checkpoint`` flag and the cache paths).
+    The variant comes from the file's keys. Nothing is downloaded (see :func:`raft_weights_path`).
     """
+    path = raft_weights_path(checkpoint)
+    return build_raft_from_state(read_state_dict(path), iters=iters, rgb_max=rgb_max, source=str(path))
+
+
+def raft_weights_path(checkpoint: Optional[PathLike] = None) -> Path:
+    """The file RAFT's weights come from: ``checkpoint``, or the first of :func:`raft_cache_paths`
+    that exists; when there is none, the error names both places (the ``--raft-checkpoint``
+    flag and the cache paths)."""
     cached = raft_cache_paths()
     looked_at = ", ".join(str(p) for p in cached)
     if checkpoint is not None:
@@ -247,4 +246,4 @@ def load_raft(checkpoint: Optional[PathLike] = None, iters: int = 12, rgb_max: f
                 f"raft_small state dict) or put torchvision's file in its cache (looked at {looked_at}; "
                 f"raft_large(weights='DEFAULT') downloads it there on a machine with internet)"
             )
-    return build_raft_from_state(read_state_dict(path), iters=iters, rgb_max=rgb_max, source=str(path))
+    return path

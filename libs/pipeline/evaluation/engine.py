@@ -129,11 +129,6 @@ def evaluate_video(
     return _VideoOutcome(job.name, evaluator, missing, resized, example)
 
 
-def _evaluate_video_task(job: VideoJob, allow_missing: bool, metrics, protocol: str) -> _VideoOutcome:
-    """Top-level (picklable) entry point for worker processes."""
-    return evaluate_video(job, allow_missing, metrics, protocol=protocol)
-
-
 def _report_notes(outcome: _VideoOutcome, num_frames: int, protocol: str) -> None:
     """One warning line per video for resized and for missing predictions."""
     if outcome.resized:
@@ -196,7 +191,7 @@ def evaluate_jobs(
                 outcomes[job.name] = evaluate_video(job, allow_missing, metrics, lambda: bar.update(1), protocol)
         else:
             with ProcessPoolExecutor(max_workers=min(num_workers, len(jobs))) as pool:
-                futures = {pool.submit(_evaluate_video_task, job, allow_missing, metrics, protocol): job
+                futures = {pool.submit(evaluate_video, job, allow_missing, metrics, protocol=protocol): job
                            for job in jobs}
                 try:
                     for fut in as_completed(futures):
@@ -224,19 +219,16 @@ def evaluate_split(
     results_folder: PathLike,
     *,
     videos: Optional[Sequence[str]] = None,
-    allow_missing: bool = False,
-    num_workers: int = 0,
-    progress: bool = False,
-    metrics: Optional[Sequence[str]] = None,
-    protocol: str = DEFAULT_PROTOCOL,
+    **options,
 ) -> Dict[str, Dict]:
     """Evaluate ``<results_folder>/<dataset>/<video>/*.png`` against a split's GT.
 
-    Returns the report dict of :func:`evaluate_jobs`.
+    ``options``: the keyword arguments of :func:`evaluate_jobs` (``allow_missing``,
+    ``num_workers``, ``progress``, ``metrics``, ``protocol``). Returns its report dict.
     """
-    _check_protocol(protocol)
+    _check_protocol(options.get("protocol", DEFAULT_PROTOCOL))  # before any file is looked at
     jobs = collect_split_jobs(data_root, dataset_config, dataset, split, results_folder, videos)
-    return evaluate_jobs(jobs, allow_missing, num_workers, progress, metrics, protocol)
+    return evaluate_jobs(jobs, **options)
 
 
 def evaluate_folders(
@@ -246,14 +238,10 @@ def evaluate_folders(
     videos: Optional[Sequence[str]] = None,
     gt_ext: str = ".png",
     gt_subdir: Optional[str] = None,
-    allow_missing: bool = False,
-    num_workers: int = 0,
-    progress: bool = False,
-    metrics: Optional[Sequence[str]] = None,
-    protocol: str = DEFAULT_PROTOCOL,
+    **options,
 ) -> Dict[str, Dict]:
     """Evaluate a prediction folder against a GT folder or benchmark release (see
-    :func:`~.jobs.collect_folder_jobs`). Returns the report dict of :func:`evaluate_jobs`."""
-    _check_protocol(protocol)
+    :func:`~.jobs.collect_folder_jobs`); ``options`` and the result as :func:`evaluate_split`."""
+    _check_protocol(options.get("protocol", DEFAULT_PROTOCOL))
     jobs = collect_folder_jobs(pred_dir, gt_dir, videos, gt_ext, gt_subdir)
-    return evaluate_jobs(jobs, allow_missing, num_workers, progress, metrics, protocol)
+    return evaluate_jobs(jobs, **options)
