@@ -10,7 +10,12 @@ All the work (and the description of every variant and measurement) is in the pa
 """
 import sys
 
-from libs.benchmark.cli import main
+
+def main(argv=None) -> int:
+    from libs.benchmark.cli import main as benchmark_main
+
+    return benchmark_main(argv)
+
 
 if __name__ == "__main__":
     sys.exit(main())

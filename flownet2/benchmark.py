@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import threading
 import time
@@ -29,6 +28,7 @@ import time
 import torch
 
 from libs.utils.io import save_json
+from libs.utils.machine import machine_info
 
 from .model import FlowNet2
 from .ops import channelnorm, compiled_ops_available, correlation, resample2d
@@ -219,21 +219,6 @@ def _flownet2_times(net, frames, paths, device, args):
     return {path: (min(times[path]), peaks[path]) for path in paths}
 
 
-def machine(device):
-    """Where the figures were taken (they depend on it)."""
-    info = {"cpu": platform.processor() or platform.machine(), "cpu_threads": torch.get_num_threads(),
-            "torch": torch.__version__}
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-        info["cuda"] = torch.version.cuda
-    return info
-
-
 def format_table(rows, args, notes=()):
     lines = ["| benchmark | device | ops path | time / call (ms) | peak extra memory (MiB) |",
              "|---|---|---|---:|---:|"]
@@ -251,7 +236,7 @@ def main(argv=None):
     rows, notes = run(args)
     print(format_table(rows, args, notes))
     if args.json:
-        report = {"machine": machine(torch.device(args.device)), "settings": vars(args), "notes": notes,
+        report = {"machine": machine_info(torch.device(args.device)), "settings": vars(args), "notes": notes,
                   "rows": [dict(zip(("benchmark", "device", "path", "ms", "peak_mib"), r)) for r in rows]}
         save_json(report, args.json)
     return rows

@@ -13,8 +13,9 @@ import pytest
 import torch
 from torch import nn
 
-from libs.benchmark import cli, machine, measurement, report, variants, workloads
+from libs.benchmark import cli, measurement, report, variants, workloads
 from libs.networks import VideoModel
+from libs.utils import machine
 from libs.utils.reference_weights import fill_reference_weights, reference_clip
 
 # One thread: on a shared 2-core box, two OpenMP threads stall whenever another process holds a core.

@@ -8,15 +8,15 @@ import json
 import math
 
 import numpy as np
-import pytest
 import py_sod_metrics as sod
+import pytest
 from PIL import Image
 
 import evaluate
+from libs.metrics.boundary import boundary_f_measure
+from libs.metrics.davsod import aggregate_sequences, inner_frames
+from libs.metrics.matlab_imresize import imresize
 from libs.pipeline.evaluation import EvaluationError, evaluate_folders
-from libs.utils.boundary import boundary_f_measure
-from libs.utils.davsod import aggregate_sequences, inner_frames
-from libs.utils.matlab_imresize import imresize
 
 
 def write_png(path, arr):

@@ -9,15 +9,15 @@ import warnings
 
 import cv2
 import numpy as np
-import pytest
 import py_sod_metrics as sod
+import pytest
 from PIL import Image
 
 import evaluate
-from libs.utils.boundary import boundary_f_measure
+from libs.metrics.boundary import boundary_f_measure
+from libs.metrics.saliency import METRIC_KEYS
+from libs.metrics.vos import VOS_KEYS
 from libs.pipeline.evaluation import EvaluationError, evaluate_folders, evaluate_split
-from libs.utils.metrics import METRIC_KEYS
-from libs.utils.vos_metrics import VOS_KEYS
 
 H, W = 32, 40
 VIDEOS = {"vid_a": ["00000", "00005", "00010"], "vid_b": ["00000", "00001"]}

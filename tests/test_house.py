@@ -1,8 +1,8 @@
 """The house rules, checked on the source itself.
 
 - Layers import downwards, at any depth (imports inside functions count): ``libs.utils``
-  imports no other project package; ``libs.modules``, ``libs.datasets`` and ``flownet2``
-  at most ``libs.utils``; ``libs.networks`` at most ``libs.utils``, ``libs.modules`` and
+  imports no other project package; ``libs.metrics`` (the field's measures), ``libs.modules``,
+  ``libs.datasets`` and ``flownet2`` at most ``libs.utils``; ``libs.networks`` at most ``libs.utils``, ``libs.modules`` and
   ``flownet2``; ``libs.pipeline``, ``libs.benchmark`` and the scripts anything.
 - No Python file over 400 lines.
 - The README is a front page (at most 250 lines) and every relative link in it and in
@@ -18,6 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ALLOWED = {
     "libs.utils": set(),
+    "libs.metrics": {"libs.utils"},
     "libs.modules": {"libs.utils"},
     "libs.datasets": {"libs.utils"},
     "flownet2": {"libs.utils"},
@@ -130,3 +131,25 @@ def test_user_errors_share_one_base_class():
     for error in (FlowNet2CheckpointError, DatasetConfigError, DatasetError, ToyDataError, EvaluationError,
                   CheckpointError, UsageError, ImageReadError):
         assert issubclass(error, UserError), error
+
+
+def _top_level_project_imports(tree: ast.Module):
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names if a.name.split(".")[0] in PROJECT)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in PROJECT:
+            yield node.module
+
+
+def test_scripts_are_thin():
+    """The top-level scripts parse flags with a library parser and call a library function:
+    no parser, loop or error handling of their own, and no project import at import time."""
+    fat = []
+    for script in sorted(ROOT.glob("*.py")):
+        text = script.read_text()
+        tree = ast.parse(text)
+        defs = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
+        imports = list(_top_level_project_imports(tree))
+        if defs != ["main"] or imports or "ArgumentParser" in text:
+            fat.append(f"{script.name}: defines {defs}, imports {imports} at the top level")
+    assert not fat, "\n".join(fat)

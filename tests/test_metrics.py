@@ -5,11 +5,11 @@ Expected values come from pysodmetrics run directly in the test, or from hand co
 import warnings
 
 import numpy as np
-import pytest
 import py_sod_metrics as sod
+import pytest
 
-from libs.utils.boundary import boundary_f_measure, boundary_tolerance, disk, seg2bmap
-from libs.utils.metrics import (
+from libs.metrics.boundary import boundary_f_measure, boundary_tolerance, disk, seg2bmap
+from libs.metrics.saliency import (
     METRIC_KEYS,
     SaliencyEvaluator,
     mae,

@@ -8,11 +8,9 @@
 import numpy as np
 import py_sod_metrics as sod
 import torch
-from PIL import Image
 
+from libs.metrics.model_selection import selection_mae, selection_s_measure
 from libs.pipeline.validation import validate_video_model
-from libs.utils.io import load_training_label
-from libs.utils.model_selection import selection_mae, selection_s_measure
 
 
 def test_s_measure_is_pysodmetrics_on_unstretched_probabilities():
@@ -51,12 +49,3 @@ def test_every_frame_of_every_clip_counts():
     p = torch.sigmoid(torch.tensor(9.0)).item()
     # 3 of the 8 entries predict p, 5 predict 1 - p, against an all-foreground label.
     assert abs(scores["MAE"] - (3 * (1 - p) + 5 * p) / 8) < 1e-6
-
-
-def test_label_max_one_rule(tmp_path):
-    mask = np.zeros((3, 4), np.uint8)
-    mask[1, 1:3] = 1
-    Image.fromarray(mask, mode="L").save(tmp_path / "01.png")
-    Image.fromarray(mask * 200, mode="L").save(tmp_path / "0255.png")
-    assert np.array_equal(load_training_label(tmp_path / "01.png"), mask.astype(np.float32))
-    assert np.allclose(load_training_label(tmp_path / "0255.png"), mask * 200 / 255.0)

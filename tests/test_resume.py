@@ -15,10 +15,10 @@ from torch import nn
 
 from libs.datasets.toy import make_toy_data
 from libs.pipeline.common import make_loader
+from libs.pipeline.fit import FitConfig, fit
 from libs.utils.checkpoint import load_training_state, save_training_state
 from libs.utils.distributed import DistributedContext
 from libs.utils.io import save_png, torch_save
-from libs.utils.training import FitConfig, fit
 
 LR = "1e-3"  # large enough that a wrongly restored Adam state moves weights far beyond the tolerance
 

@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 import evaluate
-from libs.utils.boundary import boundary_f_measure
-from libs.utils.vos_metrics import VOS_KEYS, db_statistics, overall_vos, video_vos_stats
+from libs.metrics.boundary import boundary_f_measure
+from libs.metrics.vos import VOS_KEYS, db_statistics, overall_vos, video_vos_stats
 
 
 def davis_db_statistics(per_frame_values):

@@ -17,9 +17,9 @@ from libs.utils.cli import nonnegative_int, positive_int, run_main
 from libs.utils.distributed import resolve_device
 from libs.utils.errors import UsageError
 from libs.utils.io import save_json
+from libs.utils.machine import machine_info
 from libs.utils.reference_weights import fill_reference_weights
 
-from .machine import machine_info
 from .measurement import MEMORY_METHOD, TIMING_METHOD, Meter, mib
 from .report import TARGET_SPEEDUP, TARGET_TOLERANCE, format_markdown, inference_report
 from .variants import OURS

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
-from .machine import REPORTED_FLAGS
+from libs.utils.machine import REPORTED_FLAGS
+
 from .measurement import compare_maps, mib, paired_speedup, speedup, summarize
 from .variants import PUBLISHED, Variant
 

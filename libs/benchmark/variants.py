@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from libs.modules import fold_batchnorm
-from libs.utils.training import autocast_context, autocast_dtype, to_channels_last
+from libs.utils.precision import autocast_context, autocast_dtype, to_channels_last
 
 __all__ = ["OURS", "PUBLISHED", "Variant", "forward", "base_variants", "amp_variant",
            "compiled_variants"]

@@ -33,11 +33,12 @@ from torch import nn
 
 from libs.datasets.toy import make_toy_data, render_video
 from libs.pipeline import inference
+from libs.pipeline.fit import build_adam, training_step, wrap_for_training
 from libs.pipeline.video_training import video_loss
 from libs.utils.checkpoint import save_model
 from libs.utils.distributed import DistributedContext
 from libs.utils.normalization import normalize
-from libs.utils.training import autocast_dtype, build_adam, training_step, wrap_for_training
+from libs.utils.precision import autocast_dtype
 
 from .measurement import Meter, mib, summarize
 from .variants import OURS, Variant, amp_variant, base_variants, compiled_variants, forward

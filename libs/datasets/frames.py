@@ -2,8 +2,9 @@
 
 Layout (paths from ``config/datasets.yaml``, relative to ``<data>/<NAME>/``; ``{video}``
 may appear in ``image_dir``/``label_dir``): frames are ``<image_dir>/<video>/*<image_ext>``
-sorted by file name; labels are the files ``<label_dir>/<video>/*<label_ext>`` sorted by
-file name, each belonging to the frame of the same stem. A pseudo-label folder replaces
+in natural order of their names (``f2`` before ``f10``; plain string order for the benchmarks'
+zero-padded names, as published); labels are the files ``<label_dir>/<video>/*<label_ext>``
+in the same order, each belonging to the frame of the same stem. A pseudo-label folder replaces
 ``<label_dir>`` (see :mod:`libs.datasets.pseudo_label_folder`).
 
 Nothing here opens a label file: listing a folder is all it takes to know which frames
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
+
+from libs.utils.natural_sort import natural_sorted
 
 from .config import get_dataset_spec
 from .indexing import DatasetError, kept_indices
@@ -45,10 +48,10 @@ class FrameRef:
 
 @dataclass(frozen=True)
 class VideoFrames:
-    """Every frame of one video, sorted by file name, with the labels found for them.
+    """Every frame of one video, in natural order of the file names, with the labels found for them.
 
     ``labels`` holds the positions (indices into ``frames``) of the label files, in the
-    order of the sorted label file names (the published ``label_list``).
+    natural order of the label file names (the published ``label_list``).
     """
 
     dataset: str
@@ -72,7 +75,7 @@ def dataset_root(data_root: PathLike, spec) -> Path:
 
 def _files_with_ext(folder: Path, exts: Sequence[str]) -> List[str]:
     # Hidden files (macOS "._x.jpg" resource forks, editor temp files) are never frames.
-    return sorted(
+    return natural_sorted(
         p.name for p in folder.iterdir()
         if p.name.endswith(tuple(exts)) and not p.name.startswith(".") and p.is_file()
     )

@@ -1,7 +1,9 @@
 """Decoding frames and labels into tensors, with size checks that name both files.
 
 Shapes: an image is ``(3, H, W)`` float32 in [0, 1]; a label ``(1, H, W)`` float32 in
-[0, 1] (soft values kept).
+[0, 1] (soft values kept). A frame is a file path or a
+:class:`~libs.datasets.video_files.VideoFileFrame` (a frame of a video file); labels are files,
+decoded by the project's one mask decoder (:func:`libs.utils.io.load_mask`).
 """
 from __future__ import annotations
 
@@ -12,17 +14,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from libs.utils.io import ImageReadError, load_rgb, load_training_label
+from libs.utils.io import ImageReadError, load_mask, load_rgb
 
 from .indexing import DatasetError
+from .video_files import VideoFileFrame, read_video_frame
 
-__all__ = ["header_size", "read_image", "read_label", "read_pair", "check_pair_sizes"]
+__all__ = ["header_size", "read_rgb", "read_image", "read_label", "read_pair", "check_pair_sizes"]
 
 PathLike = Union[str, Path]
 
 
-def header_size(path: PathLike) -> Tuple[int, int]:
+def header_size(path: Union[PathLike, VideoFileFrame]) -> Tuple[int, int]:
     """``(H, W)`` from the file header only (no decoding: cheap for up-front checks)."""
+    if isinstance(path, VideoFileFrame):
+        return path.size
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: file not found")
@@ -41,15 +46,21 @@ def _size_error(image: PathLike, label: PathLike, image_hw, label_hw) -> Dataset
     )
 
 
-def read_image(path: PathLike) -> torch.Tensor:
-    """An RGB file as ``(3, H, W)`` float32 in [0, 1]."""
-    arr = np.asarray(load_rgb(path), dtype=np.uint8)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
+def read_rgb(path: Union[PathLike, VideoFileFrame]) -> np.ndarray:
+    """A frame (file or frame of a video file) as ``(H, W, 3)`` uint8, writable."""
+    if isinstance(path, VideoFileFrame):
+        return read_video_frame(path)
+    return np.array(load_rgb(path), dtype=np.uint8)
+
+
+def read_image(path: Union[PathLike, VideoFileFrame]) -> torch.Tensor:
+    """A frame as ``(3, H, W)`` float32 in [0, 1]."""
+    return torch.from_numpy(read_rgb(path)).permute(2, 0, 1).float().div_(255.0)
 
 
 def read_label(label_path: PathLike, image_path: PathLike, image_hw: Tuple[int, int]) -> torch.Tensor:
     """Label ``(1, H, W)`` in [0, 1] of the frame ``image_path`` of size ``image_hw``."""
-    label = load_training_label(label_path)
+    label = load_mask(label_path)
     if label.shape != tuple(image_hw):
         raise _size_error(image_path, label_path, tuple(image_hw), label.shape)
     return torch.from_numpy(np.ascontiguousarray(label, dtype=np.float32))[None]

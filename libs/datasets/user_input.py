@@ -12,6 +12,7 @@ from typing import Iterator, List, Tuple, Union
 import numpy as np
 
 from libs.utils.io import load_rgb
+from libs.utils.natural_sort import natural_sorted
 
 from .indexing import DatasetError
 
@@ -53,8 +54,8 @@ def open_user_input(path: Union[str, Path]) -> Tuple[str, Iterator[Frame], int]:
 
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not p.name.startswith("."))
+        files = natural_sorted(p for p in path.iterdir()
+                               if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not p.name.startswith("."))
         if not files:
             raise DatasetError(f"{path}: no image files ({', '.join(IMAGE_EXTS)}) in this --input folder")
         return path.name, _folder_frames(path, files), len(files)

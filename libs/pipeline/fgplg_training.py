@@ -16,12 +16,17 @@ import torch
 import torch.nn.functional as F
 
 from flownet2.ops import describe_backends
-from libs.datasets import TripletDataset, check_label_interval, eval_transform, video_train_transform
+from libs.datasets import (
+    TripletDataset,
+    check_label_interval,
+    eval_transform,
+    video_train_transform,
+)
 from libs.networks import FGPLG
 from libs.networks.flow import FLOW_SOURCES, RAFT_ITERS
 from libs.networks.flow.raft import raft_weights_path
 from libs.utils.cli import UsageError, positive_float, positive_int
-from libs.utils.training import autocast_context
+from libs.utils.precision import autocast_context
 
 from .common import (
     add_data_args,

@@ -31,7 +31,7 @@ from libs.utils.checkpoint import load_checkpoint
 from libs.utils.cli import positive_int
 from libs.utils.distributed import DistributedContext, resolve_device
 from libs.utils.io import BackgroundWriter, load_rgb, save_jpeg, save_png
-from libs.utils.training import autocast_context, to_channels_last
+from libs.utils.precision import autocast_context, to_channels_last
 
 from .common import add_data_args, add_model_args, add_runtime_args, load_config, make_loader, require_file
 from .postprocess import overlay, probabilities_to_maps

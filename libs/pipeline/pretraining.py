@@ -16,10 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset
 
-from libs.datasets import ImageDataset, eval_transform, get_dataset_spec, image_train_transform
+from libs.datasets import (
+    ImageDataset,
+    eval_transform,
+    get_dataset_spec,
+    image_train_transform,
+)
 from libs.networks import ImageModel
 from libs.utils.checkpoint import init_from_imagenet
-from libs.utils.training import autocast_context
+from libs.utils.precision import autocast_context
 
 from .common import (
     add_data_args,

@@ -20,15 +20,19 @@ import torch
 from tqdm import tqdm
 
 from libs.datasets import PseudoLabelDataset, check_label_interval, eval_transform, folder_name
-from libs.datasets.pseudo_label_folder import (check_generation_target, dataset_entry, pseudo_label_path,
-                                               video_label_folder)
+from libs.datasets.pseudo_label_folder import (
+    check_generation_target,
+    dataset_entry,
+    pseudo_label_path,
+    video_label_folder,
+)
 from libs.networks import FGPLG
 from libs.networks.flow import RAFT_ITERS
 from libs.networks.pseudo_label_generator import build_fgplg_for_checkpoint, read_fgplg_checkpoint
 from libs.utils.checkpoint import load_checkpoint
 from libs.utils.distributed import DistributedContext, resolve_device
 from libs.utils.io import BackgroundWriter, atomic_path, save_png
-from libs.utils.training import autocast_context
+from libs.utils.precision import autocast_context
 
 from .common import (
     DEFAULT_TRAIN_SETS,

@@ -9,9 +9,10 @@ from typing import Callable, Optional
 from libs.utils.checkpoint import load_checkpoint, load_training_state
 from libs.utils.cli import UsageError
 from libs.utils.distributed import cleanup_distributed, init_distributed, seed_everything
-from libs.utils.training import FitConfig, build_adam, fit, to_channels_last, wrap_for_training
+from libs.utils.precision import to_channels_last
 
 from .common import load_model_weights, make_loader, set_aspp_dropout, subset
+from .fit import FitConfig, build_adam, fit, wrap_for_training
 
 __all__ = ["run_stage", "prepare_model", "make_loaders", "fit_stage"]
 
@@ -75,7 +76,7 @@ def make_loaders(args, ctx, train_set, val_set, drop_last: bool = False):
 
 def fit_stage(script: str, args, ctx, log, model, optimizer, train_loader, train_step, validate, *, prefix: str,
               start_epoch: int, best_score: float, **config) -> dict:
-    """The epoch loop (:func:`libs.utils.training.fit`) with the flags every stage shares."""
+    """The epoch loop (:func:`libs.pipeline.fit.fit`) with the flags every stage shares."""
     cfg = FitConfig(epochs=args.epochs, save_folder=args.save_folder, prefix=prefix, start_epoch=start_epoch,
                     backup_epochs=args.backup_epochs, eval_first=args.eval_first, amp=args.amp,
                     max_iters=args.max_iters, seed=args.seed, **config)

@@ -3,7 +3,7 @@
 Every predicted frame of every validation item counts (a frame in two overlapping clips
 counts twice, as the published loop summed over clips); the score of a frame is the
 S-measure of its raw sigmoid probabilities against its label >= 0.5 and the MAE against
-the soft label, both at the model's input size (:mod:`libs.utils.model_selection`). The
+the soft label, both at the model's input size (:mod:`libs.metrics.model_selection`). The
 epoch's numbers are the means over frames.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from libs.utils.model_selection import selection_mae, selection_s_measure
-from libs.utils.training import autocast_context
+from libs.metrics.model_selection import selection_mae, selection_s_measure
+from libs.utils.precision import autocast_context
 
 from .common import clip_from_batch
 

@@ -17,13 +17,14 @@ import numpy as np
 from PIL import Image
 
 from .errors import UserError
+from .masks import decode_mask, map_to_uint8
 
 __all__ = [
     "ImageReadError",
     "atomic_path",
     "load_rgb",
-    "load_label",
-    "load_training_label",
+    "load_mask",
+    "load_map_u8",
     "save_png",
     "save_jpeg",
     "save_json",
@@ -90,40 +91,19 @@ def load_rgb(path: PathLike) -> Image.Image:
     return _open_fully(path).convert("RGB")
 
 
-def load_label(path: PathLike) -> np.ndarray:
-    """A grayscale label/saliency map as float32 ``(H, W)`` in [0, 1].
+def load_mask(path: PathLike) -> np.ndarray:
+    """A mask file (training label, key frame, GT) as float32 ``(H, W)`` in [0, 1].
 
-    8-bit maps (0..255) are divided by 255; 1-bit/palette maps with values {0, 1} are
-    taken as they are (so a DAVIS-style palette mask with index 1 is foreground).
+    The one decoder of :mod:`libs.utils.masks`: grayscale by the published rule (as they are
+    when the maximum is <= 1, else / 255), every non-zero palette index or non-black colour
+    as foreground, transparency masks by their alpha, 16-bit maps by their bit depth.
     """
-    return _label_array(_open_fully(path))
+    return decode_mask(_open_fully(path))
 
 
-def _label_array(img: Image.Image) -> np.ndarray:
-    if img.mode in ("1",):
-        return np.asarray(img, dtype=np.float32)
-    if img.mode == "P":
-        arr = np.asarray(img)
-        return (arr > 0).astype(np.float32) if arr.max() <= 1 else np.asarray(img.convert("L"), np.float32) / 255.0
-    if img.mode in ("I;16", "I;16B", "I"):
-        arr = np.asarray(img, dtype=np.float32)
-        top = arr.max()
-        return arr / 65535.0 if top > 255 else arr / 255.0
-    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-
-
-def load_training_label(path: PathLike) -> np.ndarray:
-    """A training label as float32 ``(H, W)``, by the published rule: the grayscale values
-    are used as they are when their maximum is <= 1 (0/1 masks), else divided by 255.
-
-    Palette and 1-bit masks with values {0, 1} and 16-bit maps are read as by
-    :func:`load_label`.
-    """
-    img = _open_fully(path)
-    if img.mode in ("1", "P", "I;16", "I;16B", "I"):
-        return _label_array(img)
-    arr = np.asarray(img.convert("L"), dtype=np.float32)
-    return arr if arr.max() <= 1 else arr / 255.0
+def load_map_u8(path: PathLike) -> np.ndarray:
+    """A saliency map (a prediction) as uint8 ``(H, W)``, read as 8-bit gray (:func:`map_to_uint8`)."""
+    return map_to_uint8(_open_fully(path))
 
 
 def save_png(array: np.ndarray, path: PathLike) -> None:

@@ -6,8 +6,8 @@
 - :mod:`.reports`: text table, CSV, JSON of one report;
 - :mod:`.tables`: paper tables over methods x datasets (``tables.py``).
 
-The metric maths is in :mod:`libs.utils.metrics`, :mod:`libs.utils.davsod`,
-:mod:`libs.utils.vos_metrics` and :mod:`libs.utils.matlab_imresize`. Problems with the inputs
+The metric maths is in :mod:`libs.metrics.saliency`, :mod:`libs.metrics.davsod`,
+:mod:`libs.metrics.vos` and :mod:`libs.metrics.matlab_imresize`. Problems with the inputs
 raise :class:`EvaluationError`, :class:`~libs.utils.io.ImageReadError` or
 :class:`~libs.datasets.config.DatasetConfigError`, each a one-line message naming the path.
 """

@@ -3,16 +3,17 @@
 ``per-video`` (the default): every GT frame; a prediction of another size is resized
 bilinearly (``cv2.INTER_LINEAR`` on the map in [0, 1], i.e. torch's bilinear with
 ``align_corners=False``, rounded to uint8); metrics averaged per video, then over videos
-("overall"), and over all frames as one set ("pooled") (:func:`libs.utils.metrics.summarize`).
+("overall"), and over all frames as one set ("pooled") (:func:`libs.metrics.saliency.summarize`).
 
 ``davsod``: the DAVSOD toolbox's protocol (``DengPingFan/DAVSOD``, ``EvaluateTool/main.m``;
-:mod:`libs.utils.davsod`): first and last GT frame of each video skipped, a prediction of
-another size resized with MATLAB's ``imresize`` (:mod:`libs.utils.matlab_imresize`), per-video
+:mod:`libs.metrics.davsod`): first and last GT frame of each video skipped, a prediction of
+another size resized with MATLAB's ``imresize`` (:mod:`libs.metrics.matlab_imresize`), per-video
 means, dataset = mean over videos with maxF / meanF from the mean of the videos' curves.
 
-Both add davis2017-evaluation's J / F statistics (:mod:`libs.utils.vos_metrics`) to
+Both add davis2017-evaluation's J / F statistics (:mod:`libs.metrics.vos`) to
 "overall" and to every video, over the frames the protocol evaluates. Each map is read as a
-grayscale 8-bit map (:func:`libs.utils.io.load_label`, back to 0..255).
+8-bit map (:func:`libs.utils.io.load_map_u8`); each GT through the project's one mask decoder
+(:func:`libs.utils.io.load_mask`: every palette object is foreground), as 0..255.
 """
 from __future__ import annotations
 
@@ -26,15 +27,13 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from libs.utils.davsod import DAVSOD_METRICS, inner_frames, summarize_davsod
-from libs.utils.io import load_label
-from libs.utils.matlab_imresize import imresize as matlab_imresize
-from libs.utils.metrics import METRIC_KEYS, SaliencyEvaluator, prob_to_uint8, summarize
-from libs.utils.vos_metrics import overall_vos, video_vos_stats
+from libs.metrics.davsod import DAVSOD_METRICS, inner_frames, summarize_davsod
+from libs.metrics.matlab_imresize import imresize as matlab_imresize
+from libs.metrics.saliency import METRIC_KEYS, SaliencyEvaluator, prob_to_uint8, summarize
+from libs.metrics.vos import overall_vos, video_vos_stats
+from libs.utils.io import load_map_u8, load_mask
 
-from .jobs import (
-    EvaluationError, PathLike, VideoJob, check_predictions, collect_folder_jobs, collect_split_jobs,
-)
+from .jobs import EvaluationError, PathLike, VideoJob, check_predictions, collect_folder_jobs, collect_split_jobs
 
 __all__ = ["PROTOCOLS", "DEFAULT_PROTOCOL", "default_num_workers", "protocol_jobs", "evaluate_video",
            "evaluate_jobs", "evaluate_split", "evaluate_folders"]
@@ -81,9 +80,10 @@ def protocol_jobs(jobs: Sequence[VideoJob], protocol: str) -> list:
     return out
 
 
-def _load_u8(path: Path) -> np.ndarray:
-    """A grayscale map file as uint8 ``(H, W)`` (0/1 palette masks become 0/255)."""
-    return prob_to_uint8(load_label(path))
+def _load_gt_u8(path: Path) -> np.ndarray:
+    """A GT mask as uint8 ``(H, W)``: decoded like a training label (every palette object is
+    foreground, 0/1 masks are 0/255), soft GT values kept."""
+    return prob_to_uint8(load_mask(path))
 
 
 def _resize_bilinear(pred_u8: np.ndarray, shape: Tuple[int, int]) -> np.ndarray:
@@ -108,9 +108,9 @@ def evaluate_video(
     missing = resized = 0
     example = None
     for frame in job.frames:
-        gt = _load_u8(frame.gt)
+        gt = _load_gt_u8(frame.gt)
         if frame.pred.is_file():
-            pred = _load_u8(frame.pred)
+            pred = load_map_u8(frame.pred)
             if pred.shape != gt.shape:
                 if example is None:
                     example = (pred.shape, gt.shape)
@@ -173,7 +173,7 @@ def evaluate_jobs(
     Returns:
         ``{"protocol": str, "overall": {...}, "pooled": {...} (per-video only),
         "videos": {video: {..., "frames": n}}}``; with J and F_boundary computed, "overall"
-        and each video also hold the DAVIS :data:`~libs.utils.vos_metrics.VOS_KEYS`.
+        and each video also hold the DAVIS :data:`~libs.metrics.vos.VOS_KEYS`.
     """
     if not jobs:
         raise EvaluationError("nothing to evaluate: no videos selected")

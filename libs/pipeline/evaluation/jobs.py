@@ -24,6 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from libs.datasets.config import get_dataset_spec, load_dataset_config
 from libs.utils.errors import UserError
+from libs.utils.natural_sort import natural_sorted
 
 __all__ = [
     "EvaluationError", "FramePair", "VideoJob", "PRED_EXT", "GT_SUBDIRS",
@@ -59,14 +60,14 @@ class VideoJob:
 
 
 def _files_with_ext(folder: Path, ext: str) -> List[Path]:
-    """Visible files of ``folder`` whose name ends with ``ext``, sorted by name."""
-    return sorted(
+    """Visible files of ``folder`` whose name ends with ``ext``, in natural order of their names."""
+    return natural_sorted(
         p for p in folder.iterdir() if p.is_file() and p.name.endswith(ext) and not p.name.startswith(".")
     )
 
 
 def _subdirs(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return natural_sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def _pred_path(pred_dir: Path, gt: Path, stem: str) -> Path:

@@ -9,9 +9,9 @@ import csv
 import io
 from typing import Dict, List, Optional, Tuple
 
+from libs.metrics.saliency import METRIC_KEYS
+from libs.metrics.vos import VOS_KEYS
 from libs.utils.io import save_json, save_text
-from libs.utils.metrics import METRIC_KEYS
-from libs.utils.vos_metrics import VOS_KEYS
 
 from .jobs import PathLike
 

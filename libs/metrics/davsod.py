@@ -1,13 +1,13 @@
 """The DAVSOD toolbox's protocol (``DengPingFan/DAVSOD``, ``EvaluateTool/main.m``): frame
 selection and averaging. The per-frame numbers are pysodmetrics', through
-:class:`libs.utils.metrics.SaliencyEvaluator`.
+:class:`libs.metrics.saliency.SaliencyEvaluator`.
 
 What ``main.m`` does for one dataset, and where it is implemented:
 
 1. Each sequence's GT files, in name order (``calculateNumber.m``), without the first and
    the last (``for i = 2:fileNUM-1``): :func:`inner_frames`.
 2. Per frame (``libs.pipeline.evaluation``): GT foreground ``gt > 128``; the prediction,
-   when its size differs, ``imresize``-d to the GT (:mod:`libs.utils.matlab_imresize`),
+   when its size differs, ``imresize``-d to the GT (:mod:`libs.metrics.matlab_imresize`),
    then ``im2double`` and min-max stretched to [0, 1] (``mapminmax``, which pysodmetrics
    applies); S-measure; adaptive F with threshold ``min(2 * mean, 1)`` (``Fmeasure_calu.m``
    caps it at 1); MAE; the F-measure at the 256 thresholds ``1:-1/255:0`` with ``sal >=
@@ -36,7 +36,7 @@ from typing import Dict, Mapping, Sequence, TypeVar
 
 import numpy as np
 
-from .metrics import SaliencyEvaluator, mean_over_videos
+from .saliency import SaliencyEvaluator, mean_over_videos
 
 __all__ = ["TOOLBOX_KEYS", "DAVSOD_METRICS", "MIN_GT_FRAMES", "inner_frames", "aggregate_sequences",
            "summarize_davsod"]
@@ -71,7 +71,7 @@ def aggregate_sequences(
     """Dataset numbers from per-sequence numbers, as ``main.m`` combines them.
 
     Args:
-        per_video: ``{video: {metric: frame mean}}`` (keys of :data:`~libs.utils.metrics.METRIC_KEYS`).
+        per_video: ``{video: {metric: frame mean}}`` (keys of :data:`~libs.metrics.saliency.METRIC_KEYS`).
         curves: ``{video: {"F": (256,), "E": (256,)}}``, the frame-mean curves.
     Returns:
         ``{metric: value}`` in ``METRIC_KEYS`` order: curve keys = max / mean of the mean

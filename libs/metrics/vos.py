@@ -3,8 +3,8 @@
 What ``davisvideochallenge/davis2017-evaluation`` reports, step by step:
 
 - per frame: J = ``db_eval_iou`` and F = ``db_eval_boundary`` (bound_th 0.008) of
-  ``davis2017/metrics.py``; here :func:`libs.utils.metrics.region_similarity` and
-  :func:`libs.utils.boundary.boundary_f_measure`, which follow them line by line;
+  ``davis2017/metrics.py``; here :func:`libs.metrics.saliency.region_similarity` and
+  :func:`libs.metrics.boundary.boundary_f_measure`, which follow them line by line;
 - per object (here: per video, saliency being one binary object) ``db_statistics`` of
   ``davis2017/utils.py`` (:func:`db_statistics`): mean; recall = fraction of frames with a
   value ``> 0.5``; decay = mean of the first quarter minus mean of the last quarter, with the

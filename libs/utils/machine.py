@@ -1,5 +1,7 @@
 """The machine a figure was measured on: CPU model and the instruction sets that decide bf16 speed.
 
+Both benchmarks (``benchmark.py`` and ``python -m flownet2.benchmark``) report it.
+
 Why the flags matter: bf16 autocast (``--amp``) on a CPU is fast only with native bf16
 arithmetic (x86 ``avx512_bf16`` or AMX ``amx_bf16``, Arm ``bf16``); without it, oneDNN emulates
 bf16 through fp32 and the same command was measured 6x *slower* than fp32 on an AVX2 machine but
@@ -79,6 +81,7 @@ def machine_info(device: torch.device, cpuinfo: Optional[str] = None) -> Dict[st
         "python": platform.python_version(),
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
     }
     try:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]

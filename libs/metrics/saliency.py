@@ -16,7 +16,7 @@ maxE     max over thresholds of the frame-mean E-measure curve (``Emeasure``)
 meanE    mean over thresholds of that curve
 wF       weighted F-measure, beta = 1 (``WeightedFmeasure``)
 J        DAVIS region similarity (IoU), by hand below
-F_boundary  DAVIS boundary F-measure (bound_th 0.008), :mod:`libs.utils.boundary`
+F_boundary  DAVIS boundary F-measure (bound_th 0.008), :mod:`libs.metrics.boundary`
 ======== =========================================================================
 
 Inputs and thresholds (exactly):
@@ -33,7 +33,7 @@ Inputs and thresholds (exactly):
 
 Conventions for empty GT (pysodmetrics' own): S = 1 - mean(pred); the F-measure curve and
 adpF are 0 (recall is 0); wF = 0; E-measure = fraction of pixels predicted background at each
-threshold (x N / (N - 1)). J and F_boundary: see above and :mod:`libs.utils.boundary`.
+threshold (x N / (N - 1)). J and F_boundary: see above and :mod:`libs.metrics.boundary`.
 
 Averaging (:func:`summarize`): every metric is first averaged over the frames of a video
 (for maxF/meanF/maxE/meanE: the per-frame curves are averaged over the video's frames, then

@@ -10,7 +10,6 @@ interrupted run losing at most the current epoch; mixed precision; DistributedDa
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -21,18 +20,16 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .checkpoint import save_model, save_training_state, unwrap_model
-from .distributed import DistributedContext, all_reduce_sum, barrier, seed_everything
+from libs.utils.checkpoint import save_model, save_training_state, unwrap_model
+from libs.utils.distributed import DistributedContext, all_reduce_sum, barrier, seed_everything
+from libs.utils.precision import autocast_context, autocast_dtype
 
 __all__ = [
     "FitConfig",
-    "autocast_context",
-    "autocast_dtype",
     "fit",
     "build_adam",
     "wrap_for_training",
     "describe_metrics",
-    "to_channels_last",
     "training_step",
 ]
 
@@ -52,34 +49,6 @@ class FitConfig:
     state_extra: Optional[dict] = None  # stored in the last state beside the weights (FGPLG: its flow source)
     state_keys: Optional[Callable[[str], bool]] = None  # weights the last state keeps (default: all)
     seed: Optional[int] = None  # reseed every epoch from (seed, epoch, rank): a resumed epoch draws as a straight run
-
-
-def autocast_dtype(device: torch.device) -> torch.dtype:
-    """What ``--amp`` computes in on ``device``: bf16 (CPU, and GPUs that support it), else fp16."""
-    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        return torch.float16
-    return torch.bfloat16
-
-
-def autocast_context(device: torch.device, enabled: bool):
-    """Autocast in :func:`autocast_dtype`; a no-op when disabled."""
-    if not enabled:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=autocast_dtype(device))
-
-
-def to_channels_last(model: nn.Module) -> nn.Module:
-    """Put every 4-D parameter and buffer (Conv2d / ConvTranspose2d weights) in channels_last, in place.
-
-    ``model.to(memory_format=torch.channels_last)`` raises on the 5-D Conv3d weights of the
-    NER non-local blocks; those (and 1-D tensors) keep their layout here.
-    """
-    with torch.no_grad():
-        for module in model.modules():
-            for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
-                if t.dim() == 4:
-                    t.data = t.data.contiguous(memory_format=torch.channels_last)
-    return model
 
 
 def build_adam(model: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -196,7 +165,7 @@ def fit(
     has epoch None and no train loss); val metrics exist on rank 0 only.
 
     ``train_step(model, batch)`` returns the loss to minimise; ``validate(model)`` returns
-    metrics with at least ``S`` (higher is better) computed by :mod:`libs.utils.metrics`.
+    metrics with at least ``S`` (higher is better) computed by :mod:`libs.metrics.saliency`.
     """
     save_folder = Path(cfg.save_folder)
     if ctx.is_main:
