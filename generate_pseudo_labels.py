@@ -2,8 +2,11 @@
 
     python generate_pseudo_labels.py --data data/datasets --checkpoint ./models/pseudo_label_generator_5.pth \
         --label_interval 5 --frame_between_label_num 1 --pseudo-label-folder data/pseudo-labels
+    python generate_pseudo_labels.py --input FRAMES --labels MASKS --out DENSE [--method fgplg|warp|copy]
+    python generate_pseudo_labels.py --input FRAMES --labels MASKS --holdout 2 --json report.json
 
-All the work is in :mod:`libs.pipeline.pseudo_labels`.
+The published protocol is in :mod:`libs.pipeline.pseudo_labels`; your own videos labelled from
+key frames (``--input``, ``--holdout``) in :mod:`libs.pipeline.keyframes` (docs/own-videos.md).
 """
 import sys
 

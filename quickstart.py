@@ -2,22 +2,17 @@
 
     python quickstart.py            # ends with: toy test: S=... MAE=... (all-zero map: S=... MAE=...)
 
-All the work is in :mod:`libs.pipeline.quickstart`.
+The same as ``python reproduce.py --experiment quickstart`` (config/experiments/quickstart.yaml),
+plus that last line and its exit rule. All the work is in :mod:`libs.pipeline.quickstart`.
 """
 import sys
 
 
 def main(argv=None) -> int:
-    from libs.pipeline.quickstart import build_parser, run
+    from libs.pipeline.quickstart import build_parser, exit_status, run
     from libs.utils.cli import run_main
 
-    args = build_parser().parse_args(argv)
-
-    def go(a):
-        result = run(a)
-        return 0 if result["passed"] or a.preset != "full" else 1
-
-    return run_main("quickstart.py", go, args)
+    return run_main("quickstart.py", lambda args: exit_status(run(args), args), build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python train.py --data data/datasets --checkpoint ./models/image_pretrained_model.pth \
         [--pseudo-label-folder data/pseudo-labels/1_5]    # the folder generate_pseudo_labels.py wrote
     torchrun --nproc_per_node 4 train.py ...   # DistributedDataParallel, same flags
+    python train.py --input FRAMES --labels DENSE   # your own videos and their masks (docs/own-videos.md)
 
 All the work is in :mod:`libs.pipeline.video_training`.
 """

@@ -3,6 +3,7 @@
     python train_fgplg.py --data data/datasets --checkpoint ./models/image_pretrained_model.pth \
         --flownet-checkpoint ./models/FlowNet2_checkpoint.pth.tar --label_interval 5
     python train_fgplg.py ... --flow opencv          # no FlowNet2 weights needed
+    python train_fgplg.py --input FRAMES --labels MASKS --flow opencv   # on your key frames (docs/own-videos.md)
 
 All the work is in :mod:`libs.pipeline.fgplg_training`.
 """

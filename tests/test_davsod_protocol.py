@@ -2,7 +2,8 @@
 EvaluateTool/main.m and Fmeasure_calu.m) on tiny maps, and MATLAB-style imresize.
 
 Expected numbers are derived by hand in the comments, or by slow loops written here from the
-toolbox's formulas; per-frame S and E curves come from pysodmetrics' own classes.
+toolbox's formulas; per-frame S and E curves come from pysodmetrics' own classes. The stretch's
+edge cases (low-contrast and constant maps) are in tests/test_davsod_stretch.py.
 """
 import json
 import math

@@ -173,3 +173,91 @@ def test_generation_limit_uses_the_dataset_interval(tmp_path):
     with pytest.raises(DatasetError) as err:
         PseudoLabelDataset(tmp_path, config, [("D", "train")], 2, 6)
     assert "2 x 3 = 6" in str(err.value) and "'D'" in str(err.value)
+
+
+# --------------------------------------------------------------- irregular annotation, names not positions
+# Frames a_0003, a_0005, ..., a_0057 (28 frames: position p is named a_{3 + 2p}), GT on the
+# irregular positions below, the first not at position 0. Everything expected is written out by
+# hand from the published rules, in positions and in file names.
+IRREGULAR_GT = [2, 4, 9, 11, 12, 18, 25, 26]  # positions; names a_0007, a_0011, a_0021, ...
+
+
+def _name(p):
+    return f"a_{3 + 2 * p:04d}"
+
+
+def irregular_dataset(root, l, d):
+    """One video "irr": frame at position p named ``_name(p)`` (red = p); GT (gray = p) on
+    IRREGULAR_GT; GT outside the budget ``labels[::l]`` is bytes that are no image."""
+    for p in range(28):
+        _frame(root / "D" / "JPEGImages" / "irr" / f"{_name(p)}.png", p)
+    for k, p in enumerate(IRREGULAR_GT):
+        path = root / "D" / "Annotations" / "irr" / f"{_name(p)}.png"
+        if k % l == 0:
+            _label(path, p)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"not an image: outside the label budget")
+    cfg = root / "d.yaml"
+    cfg.write_text(f'D:\n  image_dir: "JPEGImages"\n  label_dir: "Annotations"\n  image_ext: ".png"\n'
+                   f'  label_ext: ".png"\n  default_label_interval: {d}\n  video_split:\n    train: [irr]\n')
+    return load_dataset_config(cfg)
+
+
+def test_irregular_annotation_lists_frames_and_kept_labels_by_position(tmp_path):
+    from libs.datasets.frames import kept_labels, list_video
+
+    config = irregular_dataset(tmp_path, 2, 3)
+    vf = list_video(tmp_path, config["D"], "irr")
+    assert [f.stem for f in vf.frames] == [_name(p) for p in range(28)]
+    assert list(vf.labels) == IRREGULAR_GT
+    # l = 2 keeps labels 0, 2, 4, 6 of the label list: positions 2, 9, 12, 25
+    assert kept_labels(vf, 2) == [2, 9, 12, 25]
+    assert [vf.frames[p].stem for p in kept_labels(vf, 2)] == ["a_0007", "a_0021", "a_0027", "a_0053"]
+    assert kept_labels(vf, 3) == [2, 11, 25]
+
+
+def test_irregular_fgplg_triplets(tmp_path):
+    # 4 kept labels (positions 2, 9, 12, 25): triplets of kept labels 0-1-2 and, aligned to the
+    # end, 1-2-3, i.e. positions (2, 9, 12) and (9, 12, 25).
+    config = irregular_dataset(tmp_path, 2, 3)
+    ds = TripletDataset(tmp_path, config, [("D", "train")], label_interval=2)
+    assert [[f.stem for f in t] for _, t in ds.triplets] == [["a_0007", "a_0021", "a_0027"],
+                                                             ["a_0021", "a_0027", "a_0053"]]
+    assert ds.validate() == 6  # only kept labels' headers: the poisoned ones are never opened
+    item = ds[1]
+    assert _codes(item["images"]) == [9, 12, 25] and _label_codes(item["labels"]) == [9, 12, 25]
+    assert item["frames"] == ["a_0021", "a_0027", "a_0053"]
+
+
+@pytest.mark.parametrize("m, jobs, on_kept", [
+    # d = 3, l = 2: step (2 x 3) // (m + 1), counted in frame positions from each kept label
+    (1, [(2, 5, 9), (12, 15, 25)], [12]),  # 9 + 3 = 12 is itself a kept label: it keeps its GT
+    (2, [(2, 4, 9), (2, 6, 9), (9, 11, 12), (9, 13, 12), (12, 14, 25), (12, 16, 25)], []),
+])
+def test_irregular_pseudo_label_positions(tmp_path, m, jobs, on_kept):
+    # With m = 2, positions 4 and 11 carry GT outside the budget: they get pseudo-labels, and
+    # their GT files (no image) are never read.
+    config = irregular_dataset(tmp_path, 2, 3)
+    ds = PseudoLabelDataset(tmp_path, config, [("D", "train")], 2, m)
+    plan = ds.plans[0]
+    assert plan.kept == [2, 9, 12, 25]
+    assert [f.name for f in plan.kept_files()] == ["a_0007.png", "a_0021.png", "a_0027.png", "a_0053.png"]
+    assert plan.jobs == jobs and plan.on_kept == on_kept
+    assert plan.pseudo_names() == [f"{_name(p)}.png" for _, p, _ in jobs]
+    assert ds.validate() == 4 + len(jobs)
+    for index, (left, pos, right) in enumerate(jobs):
+        item = ds[index]
+        assert item["frames"] == [_name(left), _name(pos), _name(right)]
+        assert _codes(item["images"]) == [left, pos, right]
+        assert _label_codes(item["labels"]) == [left, right]
+
+
+def test_irregular_position_past_the_last_frame_names_the_video(tmp_path):
+    # l = 1 keeps every label; d = 6 (what the config claims), m = 1: step 3, and from the kept
+    # label at 25 the position 28 is past the last frame (27).
+    config = irregular_dataset(tmp_path, 1, 6)
+    with pytest.raises(DatasetError) as err:
+        PseudoLabelDataset(tmp_path, config, [("D", "train")], 1, 1)
+    assert "position 28 (after the kept label at 25)" in str(err.value) and "'irr'" in str(err.value)
+    assert "(27)" in str(err.value)

@@ -99,21 +99,31 @@ def test_resume_continues_exactly_like_a_straight_run(one_clip_data, tmp_path, o
         checkpoint.unlink()
 
 
+TRIPLETS = 4  # per video: kept labels 0, 5, ..., 40 at l = 5 give triplets starting at kept labels 0, 2, 4, 6
+
+
 @pytest.fixture(scope="module")
 def triplet_data(tmp_path_factory):
-    return _toy(tmp_path_factory, 11)  # kept labels 0, 5, 10 at l = 5: one triplet
+    return _toy(tmp_path_factory, 41)
 
 
 def train_fgplg(root, save_folder, capsys, *extra):
-    return run_trainer("train_fgplg", root, save_folder, capsys, "--flow", "opencv", "--label_interval", "5", *extra)
+    # One batch of all four triplets per epoch: every triplet's reversal draw is used.
+    return run_trainer("train_fgplg", root, save_folder, capsys, "--flow", "opencv", "--label_interval", "5",
+                       "--batch-size", str(TRIPLETS), *extra)
 
 
 @pytest.mark.slow
 def test_fgplg_resume_with_random_reversal_continues_exactly(triplet_data, tmp_path, one_thread, capsys):
-    # The triplet (0, 5, 10) is played backwards at random (as published): the resumed epoch
-    # must draw as the straight run did, and the last state records its flow source.
+    # Every triplet is played backwards with probability 1/2 (as published), which swaps the
+    # generator's left and right inputs and so changes the update: the resumed epochs must draw
+    # as the straight run did. After the resume point (epochs 1 and 2) there are 2 x 4 = 8
+    # independent reversal coin flips; a wrong RNG restore (any other random stream) matches all
+    # of them, and so passes, with probability 2^-8 < 0.004 (> 0.99 to fail, as the issue asks).
+    # The last state also records its flow source.
     first, resumed, straight = tmp_path / "first", tmp_path / "resumed", tmp_path / "straight"
-    train_fgplg(triplet_data, first, capsys, "--epochs", "0")
+    log = train_fgplg(triplet_data, first, capsys, "--epochs", "0")
+    assert f"train: {TRIPLETS} triplets" in log
     state = _load(first / "fgplg_last_state.pth")
     assert state["flow"] == "opencv" and state["flow_weights"] is None and state["epoch"] == 1
     train_fgplg(triplet_data, resumed, capsys, "--epochs", "2", "--resume", str(first / "fgplg_last_state.pth"))

@@ -19,13 +19,18 @@ Legend: S = transformed size, (H, W) = a frame's original size.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
 from .frames import FrameRef, VideoFrames, kept_labels
-from .indexing import (DatasetError, check_frame_between_label_num, check_label_interval, pseudo_label_positions,
-                       triplet_indices)
+from .indexing import (
+    DatasetError,
+    check_frame_between_label_num,
+    check_label_interval,
+    pseudo_label_positions,
+    triplet_indices,
+)
 from .loading import check_pair_sizes, read_label
 from .pseudo_label_folder import pseudo_label_path
 from .video_datasets import VideoSets, load_frames
@@ -39,15 +44,19 @@ class TripletDataset(VideoSets):
     """FGPLG training/validation triplets of consecutive kept labels.
 
     Videos with fewer than three kept labels give no triplet and are listed in
-    ``skipped``. Item: ``images (3, 3, S, S)`` [left, middle, right] (after reversal);
-    ``labels (3, 1, S, S)`` (all three kept labels); ``frames`` their stems; ``sizes``
-    long (3, 2); ``dataset``, ``video`` str; ``reversed`` bool.
+    ``skipped``. With ``videos`` (a user's own, listed by
+    :func:`~libs.datasets.user_videos.list_user_videos`) the labels are their key frames, at
+    whatever spacing they have: a triplet is three consecutive kept key frames all the same.
+    Item: ``images (3, 3, S, S)`` [left, middle, right] (after reversal); ``labels (3, 1, S, S)``
+    (all three kept labels); ``frames`` their stems; ``sizes`` long (3, 2); ``dataset``,
+    ``video`` str; ``reversed`` bool. ``label_interval`` is required.
     """
 
-    def __init__(self, data_root: PathLike, config, sets, label_interval: int, random_reverse: bool = False,
-                 transform=None):
+    def __init__(self, data_root: Optional[PathLike] = None, config=None, sets=None,
+                 label_interval: Optional[int] = None, random_reverse: bool = False, transform=None, *,
+                 videos: Optional[Sequence[VideoFrames]] = None):
         check_label_interval(label_interval)
-        super().__init__(data_root, config, sets, transform)
+        super().__init__(data_root, config, sets, transform, videos=videos)
         self.label_interval = label_interval
         self.random_reverse = random_reverse
         self.triplets: List[Tuple[int, Tuple[FrameRef, FrameRef, FrameRef]]] = []

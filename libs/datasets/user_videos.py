@@ -27,16 +27,20 @@ from libs.utils.io import load_mask
 from libs.utils.natural_sort import natural_sorted
 
 from .frames import FrameRef, VideoFrames
-from .indexing import DatasetError
+from .indexing import DatasetError, kept_indices
 from .loading import header_size
 from .user_input import IMAGE_EXTS, VIDEO_EXTS
 from .video_files import VideoFileFrame, frame_stem, probe_video_file
 
-__all__ = ["INPUT_DATASET", "UserVideos", "list_user_videos", "check_masks", "enough_key_frames",
-           "check_output_folder", "is_video_file"]
+__all__ = ["INPUT_DATASET", "GENERATED_MANIFEST", "GENERATED_EXTRAS", "UserVideos", "list_user_videos", "check_masks",
+           "enough_key_frames", "check_output_folder", "is_video_file"]
 
 PathLike = Union[str, Path]
 INPUT_DATASET = "input"  # the dataset name of --input videos in items and logs
+# What generate_pseudo_labels.py --input --out DIR writes beside DIR/<video>/ masks: its manifest,
+# and folders that hold no masks. DIR is the --labels of train.py, so these are not videos there.
+GENERATED_MANIFEST = "keyframe_labels.json"
+GENERATED_EXTRAS = ("overlays", "holdout")
 
 
 @dataclass
@@ -170,7 +174,10 @@ def _mask_dir(masks_root: Optional[Path], name: str, single: bool) -> Optional[P
 
 def _check_mask_folders(masks_root: Path, names, frames_flag: str, masks_flag: str) -> None:
     """In a folder of videos, every mask must sit in the subfolder of an existing video."""
+    generated = (masks_root / GENERATED_MANIFEST).is_file()
     for p in natural_sorted(_visible(masks_root)):
+        if generated and p.is_dir() and p.name in GENERATED_EXTRAS and p.name not in names:
+            continue
         if p.is_dir() and p.name not in names:
             raise DatasetError(f"{p}: mask folder without a video {p.name!r} in {frames_flag} ({masks_flag} mirrors "
                                f"{frames_flag}: one subfolder per video)")
@@ -197,16 +204,25 @@ def check_masks(videos: Sequence[VideoFrames], decode: bool = True) -> int:
     return count
 
 
-def enough_key_frames(videos: Sequence[VideoFrames], minimum: int, what: str, log=print) -> List[VideoFrames]:
+def enough_key_frames(videos: Sequence[VideoFrames], minimum: int, what: str, log=print, *,
+                      label_interval: int = 1) -> List[VideoFrames]:
     """The videos with at least ``minimum`` masks; one warning line per video skipped, and an
-    error when none is left (``what`` says what they are needed for)."""
-    kept = [vf for vf in videos if len(vf.labels) >= minimum]
+    error when none is left (``what`` says what they are needed for).
+
+    With ``label_interval`` l > 1 only every l-th mask counts (``labels[::l]``, the label budget).
+    """
+    def counted(vf: VideoFrames) -> int:
+        return len(kept_indices(len(vf.labels), label_interval))
+
+    kept = [vf for vf in videos if counted(vf) >= minimum]
+    budget = f" (--label_interval {label_interval} keeps 1 in {label_interval})" if label_interval > 1 else ""
     for vf in videos:
-        if len(vf.labels) < minimum:
-            log(f"warning: video {vf.video!r} skipped: {len(vf.labels)} key frame(s) in {vf.label_dir}, "
+        if counted(vf) < minimum:
+            shown = f"{counted(vf)} kept of its {len(vf.labels)}" if label_interval > 1 else f"{len(vf.labels)}"
+            log(f"warning: video {vf.video!r} skipped: {shown} key frame(s) in {vf.label_dir}{budget}, "
                 f"{what} needs at least {minimum}")
     if not kept:
-        raise DatasetError(f"no video has {minimum} or more key frames ({what} needs at least {minimum}; "
+        raise DatasetError(f"no video has {minimum} or more key frames{budget} ({what} needs at least {minimum}; "
                            f"{len(videos)} video(s) listed)")
     return kept
 

@@ -5,7 +5,9 @@ file of the video (``train.py`` uses all the GT, as published), or, with ``label
 (``train.py --pseudo-label-folder <root>/<m>_<l>``), exactly the label files of that
 folder, the dataset's GT never being read. ``all_frames`` (inference without labels)
 uses every frame. Folders and label lists are checked when the dataset is built, so a bad
-path fails before any work.
+path fails before any work. Instead of a config, ``videos=`` takes videos already listed
+(a user's own, :func:`libs.datasets.user_videos.list_user_videos`): the same rules apply to
+their labelled frames.
 
 Legend: T = frames per clip, S = transformed size, (H, W) = a frame's original size.
 """
@@ -48,19 +50,26 @@ def load_frames(frames: Sequence[FrameRef], with_labels: bool):
 
 
 class VideoSets(Dataset):
-    """Lists the videos of ``sets = [(dataset name, split), ...]`` from ``config``.
+    """Lists the videos of ``sets = [(dataset name, split), ...]`` from ``config``, or takes
+    ``videos`` already listed (then ``data_root``, ``config`` and ``sets`` are not used).
 
     ``label_folder`` replaces every dataset's GT folder by ``<label_folder>/<DATASET>/<video>``
     (a pseudo-label folder); ``need_labels=False`` does not even list labels.
     """
 
-    def __init__(self, data_root: PathLike, config, sets, transform=None, label_folder: Optional[PathLike] = None,
-                 need_labels: bool = True):
+    def __init__(self, data_root: Optional[PathLike] = None, config=None, sets=None, transform=None,
+                 label_folder: Optional[PathLike] = None, need_labels: bool = True, *,
+                 videos: Optional[Sequence[VideoFrames]] = None):
+        self.transform = transform if transform is not None else ClipTransform(None)
+        self.manifest = None
+        if videos is not None:
+            self._take_videos(videos, data_root, config, sets, label_folder)
+            return
+        if data_root is None or config is None or sets is None:
+            raise DatasetError("a video dataset needs data_root, config and sets, or videos=")
         self.data_root = Path(data_root)
         self.sets = resolve_sets(config, sets)
-        self.transform = transform if transform is not None else ClipTransform(None)
         self.label_folder = None if label_folder is None else Path(label_folder)
-        self.manifest = None
         if self.label_folder is not None:
             self.manifest = check_training_folder(self.label_folder, [spec for spec, _ in self.sets])
         self.videos: List[VideoFrames] = []
@@ -72,6 +81,14 @@ class VideoSets(Dataset):
                     folder = video_label_folder(self.label_folder, spec.name, video)
                     self.videos.append(list_video(data_root, spec, video, label_dir=folder,
                                                   label_exts=(spec.label_ext, PSEUDO_EXT)))
+
+    def _take_videos(self, videos, data_root, config, sets, label_folder) -> None:
+        if data_root is not None or config is not None or sets is not None or label_folder is not None:
+            raise DatasetError("videos= replaces data_root, config, sets and label_folder: give one or the other")
+        self.videos = list(videos)
+        if not self.videos:
+            raise DatasetError("no videos given (videos= is empty)")
+        self.data_root, self.sets, self.label_folder = None, [], None
 
 
 def _used_frames(vf: VideoFrames, all_frames: bool, require_labels: bool) -> List[FrameRef]:
@@ -97,9 +114,9 @@ class VideoClipDataset(VideoSets):
 
     def __init__(
         self,
-        data_root: PathLike,
-        config,
-        sets,
+        data_root: Optional[PathLike] = None,
+        config=None,
+        sets=None,
         clip_len: int = 4,
         training: bool = True,
         label_folder: Optional[PathLike] = None,
@@ -107,12 +124,14 @@ class VideoClipDataset(VideoSets):
         transform=None,
         all_frames: bool = False,
         require_labels: bool = True,
+        *,
+        videos: Optional[Sequence[VideoFrames]] = None,
     ):
         check_clip_len(clip_len)
         if label_folder is not None and not require_labels:
             raise DatasetError("a pseudo-label folder needs labels (require_labels=True)")
         super().__init__(data_root, config, sets, transform, label_folder,
-                         need_labels=require_labels or not all_frames)
+                         need_labels=require_labels or not all_frames, videos=videos)
         self.clip_len, self.training = clip_len, training
         self.random_reverse_clip = random_reverse_clip
         self.require_labels = require_labels
@@ -164,9 +183,11 @@ class VideoFrameDataset(VideoSets):
     ``video``, ``frame`` (stem) str; ``size`` long (2,).
     """
 
-    def __init__(self, data_root: PathLike, config, sets, label_folder: Optional[PathLike] = None, transform=None,
-                 all_frames: bool = False, require_labels: bool = True):
-        super().__init__(data_root, config, sets, transform, label_folder, need_labels=require_labels or not all_frames)
+    def __init__(self, data_root: Optional[PathLike] = None, config=None, sets=None,
+                 label_folder: Optional[PathLike] = None, transform=None, all_frames: bool = False,
+                 require_labels: bool = True, *, videos: Optional[Sequence[VideoFrames]] = None):
+        super().__init__(data_root, config, sets, transform, label_folder, need_labels=require_labels or not all_frames,
+                         videos=videos)
         self.require_labels = require_labels
         self.frames = [_used_frames(vf, all_frames, require_labels) for vf in self.videos]
         self.items = [(vi, k) for vi, used in enumerate(self.frames) for k in range(len(used))]

@@ -23,7 +23,8 @@ import numpy as np
 
 from .indexing import DatasetError
 
-__all__ = ["VideoFileFrame", "frame_stem", "probe_video_file", "read_video_frame", "iter_video_file"]
+__all__ = ["VideoFileFrame", "frame_stem", "probe_video_file", "read_video_frame", "iter_video_file",
+           "VideoFileCursor"]
 
 _MAX_OPEN = 4  # captures kept open per process (a DataLoader worker reads a few videos at a time)
 
@@ -97,30 +98,6 @@ def iter_video_file(path) -> Iterator[Tuple[int, np.ndarray]]:
         cap.release()
 
 
-class _Reader:
-    def __init__(self, path: Path):
-        self.path, self.cap, self.next = path, _open(path), 0
-
-    def read(self, index: int) -> np.ndarray:
-        import cv2
-
-        if index < self.next or index > self.next + 64:
-            self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-            self.next = int(self.cap.get(cv2.CAP_PROP_POS_FRAMES))
-            if self.next != index:  # an inexact seek: read forward from the start instead
-                self.cap.release()
-                self.cap, self.next = _open(self.path), 0
-        while self.next < index:
-            if not self.cap.grab():
-                break
-            self.next += 1
-        ok, bgr = self.cap.read() if self.next == index else (False, None)
-        if not ok:
-            raise DatasetError(f"{self.path}: OpenCV cannot decode frame {frame_stem(index)} of this video file")
-        self.next = index + 1
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 _readers: "OrderedDict[Path, _Reader]" = OrderedDict()
 _readers_pid = os.getpid()
 _lock = threading.Lock()
@@ -136,5 +113,67 @@ def read_video_frame(ref: VideoFileFrame) -> np.ndarray:
         reader = _readers.pop(ref.video, None) or _Reader(ref.video)
         _readers[ref.video] = reader  # most recently used last
         while len(_readers) > _MAX_OPEN:
-            _readers.popitem(last=False)[1].cap.release()
+            _readers.popitem(last=False)[1].close()
         return reader.read(ref.index)
+
+
+class VideoFileCursor:
+    """Forward-only reading of one video file: ``read(index)`` decodes on from the last frame
+    read and never seeks, so reading frames in increasing order decodes the file once. Asking
+    for an earlier frame than the last one read is a bug of the caller (``ValueError``).
+
+    Generation keeps two per video (one for the key frames ahead, one for the frames between
+    them). Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.cap = None
+        self.next = 0  # index of the frame the next cap.read() returns
+
+    def read(self, index: int) -> np.ndarray:
+        """``rgb (H, W, 3)`` uint8 of frame ``index`` (>= the last index read)."""
+        import cv2
+
+        if index < self.next:
+            raise ValueError(f"VideoFileCursor({self.path}): frame {index} asked after frame {self.next - 1}; "
+                             f"a cursor only reads forward")
+        if self.cap is None:
+            self.cap = _open(self.path)
+        while self.next < index:
+            if not self.cap.grab():
+                break
+            self.next += 1
+        ok, bgr = self.cap.read() if self.next == index else (False, None)
+        if not ok:
+            raise DatasetError(f"{self.path}: OpenCV cannot decode frame {frame_stem(index)} of this video file")
+        self.next = index + 1
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+class _Reader(VideoFileCursor):
+    """A cursor that may also go back (or far ahead): by a seek when OpenCV lands exactly where
+    asked, else by reading on from the start. For the datasets' random access."""
+
+    def read(self, index: int) -> np.ndarray:
+        import cv2
+
+        if self.cap is not None and (index < self.next or index > self.next + 64):
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            self.next = int(self.cap.get(cv2.CAP_PROP_POS_FRAMES))
+            if self.next != index:  # an inexact seek: read forward from the start instead
+                self.close()
+                self.next = 0
+        return super().read(index)

@@ -6,22 +6,27 @@ generator labels the middle frame from the outer two and is trained against the 
 frame's kept label. No other label is ever read. Validation uses the kept-label triplets
 of the validation sets. FlowNet2 (or OpenCV flow) stays frozen; the 7-channel RCRNet starts
 from the image model (conv1's extra 4 input channels start fresh) with frozen BatchNorm.
+
+With ``--input FRAMES --labels MASKS`` (a user's own videos, no dataset config) the labels are
+the key frames, at whatever spacing they have: triplets of consecutive key frames by the same
+rules (``--label_interval`` keeps every l-th key frame, default 1: the user's key frames are
+the budget); validation as :func:`libs.pipeline.user_data.split_validation` says.
 """
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
+from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from flownet2.ops import describe_backends
-from libs.datasets import (
-    TripletDataset,
-    check_label_interval,
-    eval_transform,
-    video_train_transform,
-)
+from libs.datasets import TripletDataset, check_label_interval, eval_transform, video_train_transform
+from libs.datasets.frames import VideoFrames, kept_labels
+from libs.datasets.indexing import TRIPLET_LEN
+from libs.datasets.user_videos import check_masks, enough_key_frames
 from libs.networks import FGPLG
 from libs.networks.flow import FLOW_SOURCES, RAFT_ITERS
 from libs.networks.flow.raft import raft_weights_path
@@ -38,11 +43,21 @@ from .common import (
     sets_from,
 )
 from .stage import fit_stage, make_loaders, prepare_model, run_stage
+from .user_data import (
+    add_input_args,
+    add_validation_args,
+    check_input_flags,
+    load_input_videos,
+    mark_defaults,
+    split_validation,
+)
 from .validation import validate_frames
 
-__all__ = ["build_parser", "run", "fgplg_logits"]
+__all__ = ["build_parser", "run", "fgplg_logits", "input_triplets"]
 
 PREFIX = "fgplg"
+PUBLISHED_LABEL_INTERVAL = 5  # 20% of the benchmark's annotations, as published
+INPUT_LABEL_INTERVAL = 1  # with --input, every key frame: the user's key frames are the budget
 
 
 def add_flow_args(parser: argparse.ArgumentParser) -> None:
@@ -82,16 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="train_fgplg.py",
         description="Train the flow-guided pseudo-label generator (FGPLG) within the label budget: on "
                     "triplets of three consecutive kept labels (every --label_interval-th annotation), "
-                    "labelling the middle frame from the outer two.",
+                    "labelling the middle frame from the outer two. With --input FRAMES --labels MASKS: on "
+                    "triplets of consecutive key frames (the frames with a mask) of your own videos.",
     )
     add_data_args(parser)
+    g = add_input_args(parser, "masks of the key frames: the FGPLG trains on triplets of consecutive key frames, "
+                               "at whatever spacing they have (a video needs 3)")
+    add_validation_args(g)
     add_model_args(parser)
     add_training_args(parser, checkpoint="./models/image_pretrained_model.pth",
                       save_folder="./models/checkpoints", lr=1e-5, epochs=50, prefix=PREFIX)
+    mark_defaults(parser)
     g = parser.add_argument_group("semi-supervision")
-    g.add_argument("--label_interval", type=int, default=5, metavar="L",
-                   help="the label budget: keep every L-th ground-truth label of each video, 1/L of the "
-                        "annotations (default: %(default)s)")
+    g.add_argument("--label_interval", type=int, default=None, metavar="L",
+                   help=f"the label budget: keep every L-th ground-truth label of each video, 1/L of the "
+                        f"annotations; with --input, every L-th key frame (default: {PUBLISHED_LABEL_INTERVAL}; "
+                        f"with --input: {INPUT_LABEL_INTERVAL}, every key frame)")
     g.add_argument("--clip_len", type=int, choices=(3,), default=3, metavar="3",
                    help="frames per training clip: the generator takes triplets, as published (default: %(default)s)")
     g.add_argument("--no-reverse", action="store_true",
@@ -136,13 +157,19 @@ def run(args: argparse.Namespace, log=print) -> dict:
     if args.frame_between_label_num is not None:
         raise UsageError("--frame_between_label_num is not a train_fgplg.py flag: the generator trains on "
                          "triplets of consecutive kept labels; choose m with generate_pseudo_labels.py")
+    own_videos = check_input_flags(args)
+    if args.label_interval is None:
+        args.label_interval = INPUT_LABEL_INTERVAL if own_videos else PUBLISHED_LABEL_INTERVAL
     check_label_interval(args.label_interval)
+    if own_videos:
+        return run_stage(args, lambda ctx, log: _fit(args, ctx, *input_triplets(args, log), log), log)
     config = load_config(args)
     train_sets, val_sets = sets_from(args, "train_sets", config), sets_from(args, "val_sets", config)
-    return run_stage(args, lambda ctx, log: _run(args, ctx, config, train_sets, val_sets, log), log)
+    return run_stage(args, lambda ctx, log: _fit(args, ctx, *_benchmark_triplets(args, config, train_sets,
+                                                                                  val_sets, log), log), log)
 
 
-def _run(args, ctx, config, train_sets, val_sets, log):
+def _benchmark_triplets(args, config, train_sets, val_sets, log) -> Tuple[TripletDataset, TripletDataset]:
     l = args.label_interval
     train_set = TripletDataset(args.data, config, train_sets, l, random_reverse=not args.no_reverse,
                                transform=video_train_transform(args.size))
@@ -151,7 +178,36 @@ def _run(args, ctx, config, train_sets, val_sets, log):
     val_set.validate()
     log(f"train: {len(train_set)} triplets of consecutive kept labels, val: {len(val_set)} (l={l}: 1 label in "
         f"{l} kept)" + _skipped(train_set, val_set))
+    return train_set, val_set
 
+
+def input_triplets(args: argparse.Namespace, log=print) -> Tuple[TripletDataset, TripletDataset]:
+    """Training and validation triplets of ``--input``'s videos (``args`` as :func:`run` resolves them).
+
+    Videos with fewer than 3 kept key frames are skipped with a warning line each; every kept
+    key mask is decoded and checked against its frame's size before any training.
+    """
+    l = args.label_interval
+
+    def prepare(videos: List[VideoFrames], flag: str) -> List[VideoFrames]:
+        masks = args.val_labels if flag == "--val-labels" else args.labels
+        what = f"FGPLG {'validation' if flag == '--val-labels' else 'training'} on {flag} {masks}"
+        usable = enough_key_frames(videos, TRIPLET_LEN, what, log, label_interval=l)
+        check_masks([replace(vf, labels=tuple(kept_labels(vf, l))) for vf in usable])  # only the budget is read
+        return usable
+
+    split = split_validation(args, prepare(load_input_videos(args, log).videos, "--labels"), prepare, log)
+    log(split.line)
+    train_set = TripletDataset(label_interval=l, random_reverse=not args.no_reverse,
+                               transform=video_train_transform(args.size), videos=split.train)
+    val_set = TripletDataset(label_interval=l, transform=eval_transform(args.size), videos=split.val)
+    kept = "every key frame" if l == 1 else f"1 key frame in {l} kept"
+    log(f"train: {len(train_set)} triplets of consecutive key frames from {len(split.train)} video(s) of --input "
+        f"{args.input} (l={l}: {kept}), val: {len(val_set)}")
+    return train_set, val_set
+
+
+def _fit(args, ctx, train_set, val_set, log):
     # FlowNet2's weights come from --flownet-checkpoint, not from the image model or the state.
     flow_info = flow_record(args)
     model, optimizer, start_epoch, best_score = prepare_model(

@@ -16,14 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import ConcatDataset
 
-from libs.datasets import (
-    ImageDataset,
-    eval_transform,
-    get_dataset_spec,
-    image_train_transform,
-)
+from libs.datasets import DatasetError, ImageDataset, eval_transform, get_dataset_spec, image_train_transform
 from libs.networks import ImageModel
 from libs.utils.checkpoint import init_from_imagenet
+from libs.utils.cli import UsageError
 from libs.utils.precision import autocast_context
 
 from .common import (
@@ -76,6 +72,10 @@ def image_datasets(args, config, sets, transform):
 
 
 def run(args: argparse.Namespace, log=print) -> dict:
+    if args.batch_size < 2 and not args.freeze_bn:
+        # BatchNorm in training mode cannot normalise one image (ASPP's pooled branch is 1x1).
+        raise UsageError(f"--batch-size {args.batch_size}: image pretraining trains BatchNorm, which needs at least "
+                         f"2 images per batch (or keep it frozen with --freeze-bn)")
     config = load_config(args)
     train_sets, val_sets = sets_from(args, "train_sets", config), sets_from(args, "val_sets", config)
     return run_stage(args, lambda ctx, log: _run(args, ctx, config, train_sets, val_sets, log), log)
@@ -86,6 +86,9 @@ def _run(args, ctx, config, train_sets, val_sets, log):
     val_set = image_datasets(args, config, val_sets, eval_transform(args.size))
     log(f"train: {len(train_set)} images from {', '.join(f'{n}:{s}' for n, s in train_sets)}; "
         f"val: {len(val_set)} images")
+    if len(train_set) <= ctx.world_size and not args.freeze_bn:  # a process would get batches of one image
+        raise DatasetError(f"--train-sets {args.train_sets}: {len(train_set)} training image(s) for {ctx.world_size} "
+                           f"process(es); trained BatchNorm needs at least 2 per batch (or use --freeze-bn)")
 
     model = ImageModel(output_stride=args.os, freeze_bn=args.freeze_bn)
 

@@ -8,6 +8,10 @@ a pseudo-label, as an 8-bit PNG at the frame's size, for each of the
 but the last (d = the dataset's ``default_label_interval``), generated from the kept
 labels on both sides. Only kept GT is read. The flow source is the one recorded in the
 checkpoint.
+
+The same command labels a user's own videos from their key frames (``--input FRAMES --labels
+MASKS --out DIR``) and reports on hidden key frames (``--holdout K``):
+:mod:`libs.pipeline.keyframes`, which :func:`run` hands those modes to.
 """
 from __future__ import annotations
 
@@ -51,29 +55,41 @@ __all__ = ["build_parser", "run", "load_fgplg"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # libs.pipeline.keyframes imports this module (load_fgplg): imported when used, not at the top.
+    from .keyframes.options import DEFAULT_CHECKPOINT, PUBLISHED_M, add_flow_source_args, add_keyframe_args
+
     parser = argparse.ArgumentParser(
         prog="generate_pseudo_labels.py",
         description="Write a self-contained pseudo-label folder <pseudo-label-folder>/<m>_<l>: the kept GT "
                     "labels (every --label_interval-th annotation) and, with a trained FGPLG, pseudo-labels "
-                    "for --frame_between_label_num frames after each kept label.",
+                    "for --frame_between_label_num frames after each kept label. With --input FRAMES --labels "
+                    "MASKS --out DIR: label your own videos from their key frames (the frames with a mask), every "
+                    "frame between two key frames. With --holdout K: a quality report on hidden key frames "
+                    "(docs/own-videos.md).",
     )
     add_data_args(parser)
     g = parser.add_argument_group("generation")
-    g.add_argument("--checkpoint", default="./models/pseudo_label_generator_5.pth", metavar="PTH",
-                   help="trained FGPLG weights (not read when M is 0) (default: %(default)s)")
+    g.add_argument("--checkpoint", default=None, metavar="PTH",
+                   help="trained FGPLG weights (not read when M is 0, nor by --method warp or copy unless given; "
+                        "'none': no FGPLG, and --holdout scores the baselines only) "
+                        f"(default: {DEFAULT_CHECKPOINT}; with --method warp or copy: none)")
     g.add_argument("--pseudo-label-folder", default="./data/pseudo-labels", metavar="DIR",
                    help="output root; labels go to DIR/<m>_<l>/<DATASET>/<video>/ (default: %(default)s)")
     g.add_argument("--sets", default=DEFAULT_TRAIN_SETS, metavar="NAME:SPLIT,...",
                    help="datasets and splits to label (default: %(default)s)")
     g.add_argument("--label_interval", type=int, default=5, metavar="L",
                    help="the label budget: keep every L-th ground-truth label (default: %(default)s)")
-    g.add_argument("--frame_between_label_num", type=int, default=1, metavar="M",
+    g.add_argument("--frame_between_label_num", type=int, default=None, metavar="M",
                    help="pseudo-labelled frames after each kept label, at steps of (L x D) // (M + 1) frames, "
-                        "D = the dataset's default_label_interval; 0 <= M < L x D; 0 writes the kept GT only "
-                        "(default: %(default)s)")
-    flow = parser.add_argument_group("optical flow (the source is the one the checkpoint holds)")
+                        "D = the dataset's default_label_interval; 0 <= M < L x D; 0 writes the kept GT only. With "
+                        "--input: M frames per gap between two key frames a < b, at a + j x ((b - a) // (M + 1)), "
+                        "j = 1..M (every frame of a gap too small for M) "
+                        f"(default: {PUBLISHED_M}; with --input: every frame between two key frames)")
+    add_keyframe_args(parser)
+    flow = parser.add_argument_group("optical flow (with an FGPLG checkpoint, the source is the one it holds)")
     add_raft_args(flow, checkpoint=False)
     add_published_flow_args(flow)
+    add_flow_source_args(flow)
     add_model_args(parser)
     add_runtime_args(parser, batch_size=1, workers=2)
     return parser
@@ -117,6 +133,18 @@ def _update_manifest(root: Path, manifest, dataset) -> int:
 
 
 def run(args: argparse.Namespace, log=print) -> dict:
+    from .keyframes.options import resolve
+
+    settings = resolve(args)
+    if settings.mode == "generate":
+        from .keyframes.generation import run_generation
+
+        return run_generation(args, settings, log)
+    if settings.mode == "holdout":
+        from .keyframes.holdout import run_holdout
+
+        return run_holdout(args, settings, log)
+    args.checkpoint, args.frame_between_label_num = str(settings.checkpoint), settings.m
     l, m = args.label_interval, args.frame_between_label_num
     check_label_interval(l)
     device = resolve_device(args.device)
