@@ -150,3 +150,14 @@ def test_size_mismatch_names_both_files(tmp_path):
     with pytest.raises(DatasetError) as e:
         read_label(mask, frame, (6, 8))
     assert str(mask) in str(e.value) and str(frame) in str(e.value)
+
+
+def test_empty_mask_file_is_named_as_empty(tmp_path):
+    from libs.datasets.loading import header_size
+    from libs.utils.io import ImageReadError
+
+    empty = tmp_path / "f3.png"
+    empty.write_bytes(b"")
+    for read in (load_mask, header_size):
+        with pytest.raises(ImageReadError, match=r"f3\.png: empty file \(0 bytes\)"):
+            read(empty)

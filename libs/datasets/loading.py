@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from libs.utils.io import ImageReadError, load_mask, load_rgb
+from libs.utils.io import ImageReadError, check_not_empty, load_mask, load_rgb
 
 from .indexing import DatasetError
 from .video_files import VideoFileFrame, read_video_frame
@@ -29,8 +29,7 @@ def header_size(path: Union[PathLike, VideoFileFrame]) -> Tuple[int, int]:
     if isinstance(path, VideoFileFrame):
         return path.size
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: file not found")
+    check_not_empty(path)
     try:
         with Image.open(path) as img:
             w, h = img.size

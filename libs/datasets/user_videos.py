@@ -222,8 +222,9 @@ def enough_key_frames(videos: Sequence[VideoFrames], minimum: int, what: str, lo
             log(f"warning: video {vf.video!r} skipped: {shown} key frame(s) in {vf.label_dir}{budget}, "
                 f"{what} needs at least {minimum}")
     if not kept:
+        where = f"; e.g. {videos[0].label_dir} holds {len(videos[0].labels)}" if videos else ""
         raise DatasetError(f"no video has {minimum} or more key frames{budget} ({what} needs at least {minimum}; "
-                           f"{len(videos)} video(s) listed)")
+                           f"{len(videos)} video(s) listed{where})")
     return kept
 
 

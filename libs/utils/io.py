@@ -21,6 +21,7 @@ from .masks import decode_mask, map_to_uint8
 
 __all__ = [
     "ImageReadError",
+    "check_not_empty",
     "atomic_path",
     "load_rgb",
     "load_mask",
@@ -74,10 +75,17 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         raise
 
 
-def _open_fully(path: PathLike) -> Image.Image:
-    path = Path(path)
+def check_not_empty(path: Path) -> None:
+    """A clear error for a missing or empty (0-byte) image file, before a decoder's vaguer one."""
     if not path.is_file():
         raise ImageReadError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: empty file (0 bytes), not an image")
+
+
+def _open_fully(path: PathLike) -> Image.Image:
+    path = Path(path)
+    check_not_empty(path)
     try:
         img = Image.open(path)
         img.load()  # decode now: a truncated file fails here, not deep inside a worker
