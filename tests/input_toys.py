@@ -3,17 +3,13 @@
 Frames ``f0 .. f<n-1>`` unpadded (string order is not frame order), random textures; masks of
 object-id maps in several formats (8-bit gray, 0/1, DAVIS palette); a video as an ``.avi``.
 """
-import re
-
 import cv2
 import numpy as np
 import torch
+from keyframe_toys import DAVIS_PALETTE, Result, error_line
 from PIL import Image
 
 import train_fgplg
-
-DAVIS_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128]  # background, objects 1, 2, 3
-PROGRESS = re.compile(r"\d+%\||\d+/\d+ \[|\d+it \[")
 
 
 def frames(folder, n, h=32, w=40, seed=0):
@@ -39,7 +35,7 @@ def save_mask(path, ids, kind):
     fg = (ids != 0).astype(np.float32)
     if kind == "palette":
         img = Image.fromarray(ids, mode="P")
-        img.putpalette(DAVIS_PALETTE + [0, 0, 0] * (256 - len(DAVIS_PALETTE) // 3))
+        img.putpalette(DAVIS_PALETTE)  # objects 1, 2, 3: dark red, dark green, olive
     elif kind == "binary":  # 0/1 values: the published rule keeps them as they are
         img = Image.fromarray(fg.astype(np.uint8), mode="L")
     else:
@@ -94,15 +90,8 @@ def ok(script, argv, capsys):
 
 def error(script, argv, capsys, *needles):
     """Exit status 2 and one ``<script>: error:`` line (the only line but progress bars) naming ``needles``."""
-    rc, out, err = run_script(script, argv, capsys)
-    assert rc == 2, f"exit {rc}: {err}"
-    lines = [ln for ln in err.splitlines() if ln.strip() and not PROGRESS.search(ln)]
     prog = "train_fgplg.py" if script is train_fgplg else "train.py"
-    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), err
-    for needle in needles:
-        assert str(needle) in lines[0], f"{needle!r} not in {lines[0]}"
-    assert "Traceback" not in err
-    return lines[0]
+    return error_line(Result(*run_script(script, argv, capsys)), *needles, prog=prog)
 
 
 def target(stem, size=32):

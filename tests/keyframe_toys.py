@@ -35,11 +35,11 @@ def run(argv, capsys):
     return Result(rc, out, err)
 
 
-def error_line(result, *needles):
-    """Exit status 2 and exactly one ``generate_pseudo_labels.py: error:`` line (the last)."""
+def error_line(result, *needles, prog="generate_pseudo_labels.py"):
+    """Exit status 2 and one ``<prog>: error:`` line, the only one on stderr but progress bars."""
     assert result.rc == 2, f"exit status {result.rc}; stderr:\n{result.err}"
     lines = [ln for ln in result.err.splitlines() if ln.strip() and not PROGRESS.search(ln)]
-    errors = [ln for ln in lines if ln.startswith("generate_pseudo_labels.py: error: ")]
+    errors = [ln for ln in lines if ln.startswith(f"{prog}: error: ")]
     assert len(errors) == 1 and lines == errors, result.err
     assert "Traceback" not in result.err
     for needle in needles:

@@ -73,7 +73,7 @@ def key_u8(toy, k):
     return expected_u8(path, toy["walk"][1][k])
 
 
-def interior(keys, n=None):
+def interior(keys):
     return [p for a, b in zip(keys, keys[1:]) for p in range(a + 1, b)]
 
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from libs.datasets.loading import read_label
 from libs.utils.io import load_map_u8, load_mask
-from libs.utils.masks import mask_kind, mask_object_count
+from libs.utils.masks import decode_mask, mask_kind, mask_object_count
 
 # The first entries of the DAVIS 2017 palette: background, then objects 1, 2, 3.
 DAVIS_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0, 0, 0, 128]
@@ -108,6 +108,16 @@ def test_sixteen_bit_maps_are_scaled_by_their_depth(tmp_path):
     low = np.array([[0, 100, 200, 255]], np.uint16)
     cv2.imwrite(str(tmp_path / "low16.png"), low)
     assert np.allclose(load_mask(tmp_path / "low16.png"), low / 65535.0)
+
+
+def test_float_maps_follow_the_gray_rule_clipped():
+    # 32-bit float (e.g. a TIFF): as they are when the maximum is <= 1, else / 255; clipped, NaN as 0.
+    soft = np.array([[0.0, 0.25, 1.0, np.nan]], np.float32)
+    img = Image.fromarray(soft, "F")
+    assert mask_kind(img) == "float"
+    assert decode_mask(img).tolist() == [[0.0, 0.25, 1.0, 0.0]]
+    big = np.array([[-5.0, 51.0, 255.0, 510.0]], np.float32)
+    np.testing.assert_allclose(decode_mask(Image.fromarray(big, "F")), [[0.0, 0.2, 1.0, 1.0]], rtol=0, atol=1e-7)
 
 
 def test_predictions_are_maps_not_masks(tmp_path):

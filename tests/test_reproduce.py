@@ -112,6 +112,30 @@ def test_each_problem_is_one_line_naming_dataset_video_and_file_and_stops_the_ru
     assert "stopped before any work" in capsys.readouterr().out and not (tmp_path / "run").exists()
 
 
+def test_every_gt_file_without_a_frame_is_named_and_its_video_still_counted(sparse, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "orphans"
+    shutil.copytree(sparse[0], data)
+    ann, img = data / "TOY_VIDEO" / "Annotations", data / "TOY_VIDEO" / "JPEGImages"
+    orphans = [ann / "video_00" / name for name in ("00098.png", "00099.png")]
+    for path in orphans:
+        path.write_bytes((ann / "video_00" / "00000.png").read_bytes())
+    for path in (img / "video_02").iterdir():
+        path.unlink()  # the val video: its folder is there, without a frame
+    rc, plan, _ = plan_of(toy_flags(data, sparse[1], tmp_path / "run"), tmp_path, capsys)
+    assert rc == 1
+    for path in orphans:  # both named, not only the first
+        assert [p for p in plan["problems"] if str(path) in p and "GT without a frame" in p], plan["problems"]
+    train = plan["datasets"]["TOY_VIDEO:train"]
+    with_frame = [p for v in SETS["TOY_VIDEO:train"] for p in (ann / v).iterdir()
+                  if (img / v / f"{p.stem}.jpg").is_file()]
+    assert train["videos"] == 2 and train["annotated"] == len(with_frame) > 0
+    empty = [p for p in plan["problems"] if "video_02" in p]
+    assert len(empty) == 1 and empty[0].startswith("TOY_VIDEO:val") and str(img / "video_02") in empty[0]
+    assert plan["datasets"]["TOY_VIDEO:val"]["videos"] == 0
+
+
 def test_gt_every_15th_frame_under_a_config_that_says_every_frame_is_a_warning(tmp_path, capsys):
     data = make_data(tmp_path, frames=91, label_every=15)  # GT on frames 0, 15, ..., 90
     config = data / "datasets.yaml"

@@ -21,8 +21,9 @@ from typing import Dict, List, Optional, Sequence
 from libs.datasets.keyframes import label_jobs, nearer_key
 from libs.datasets.user_videos import check_masks, list_user_videos
 from libs.metrics.saliency import prob_to_uint8
+from libs.networks.flow import RAFT_ITERS
 from libs.pipeline.keyframes.engine import label_video
-from libs.pipeline.keyframes.labellers import CopyLabeller, WarpLabeller, build_flow_warp
+from libs.pipeline.keyframes.labellers import build_labellers
 from libs.pipeline.keyframes.report import new_evaluators, scores
 from libs.pipeline.keyframes.source import VideoSource
 from libs.utils.cli import UsageError, positive_int, run_main
@@ -54,18 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _labeller(args, device):
-    if args.checkpoint is None:
-        if args.method == "fgplg":
-            raise UsageError("--method fgplg needs --checkpoint PTH")
-        if args.method == "copy":
-            return CopyLabeller()
-        return WarpLabeller(build_flow_warp("opencv", None, None, 1.0, 12, False, device, log=lambda _: None), device)
-    from libs.pipeline.keyframes.labellers import FGPLGLabeller
-    from libs.pipeline.pseudo_labels import load_fgplg
-
-    model = load_fgplg(args.checkpoint, 16, device, log=lambda _: None)
-    return FGPLGLabeller(model, device) if args.method == "fgplg" else (
-        WarpLabeller(model, device) if args.method == "warp" else CopyLabeller())
+    """The labeller ``generate_pseudo_labels.py --input`` builds for ``--method`` (warp without a
+    checkpoint: OpenCV flow)."""
+    if args.method == "fgplg" and args.checkpoint is None:
+        raise UsageError("--method fgplg needs --checkpoint PTH")
+    # Generation's defaults; no --flow: the checkpoint's flow, else OpenCV (no weights file is read).
+    flags = argparse.Namespace(os=16, raft_iters=RAFT_ITERS, rgb_max=1.0, fp16=False, amp=False, flow=None,
+                               flownet_checkpoint=None, raft_checkpoint=None)
+    return build_labellers(flags, args.checkpoint, [args.method], device, log=lambda _: None)[args.method]
 
 
 def _parse_keys(text: str) -> List[int]:
@@ -99,8 +96,9 @@ def run(args: argparse.Namespace, log=print) -> dict:
             kind = "extrapolated" if left == right else "interpolated"
             distance = abs(pos - nearer_key(item.job))
             gt = prob_to_uint8(load_mask(vf.frames[pos].label))
-            groups.setdefault((distance, kind), new_evaluators([args.method])[args.method]).step(
-                item.maps[args.method], gt)
+            if (distance, kind) not in groups:
+                groups[distance, kind] = new_evaluators([args.method])[args.method]
+            groups[distance, kind].step(item.maps[args.method], gt)
     rows = [{"distance": d, "kind": kind, "frames": len(ev), **scores(ev)} for (d, kind), ev in sorted(groups.items())]
     log(f"{vf.video}: key frames {keys}, --method {args.method}, --size {args.size}; frames grouped by distance to "
         f"the key frame used")

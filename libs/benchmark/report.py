@@ -1,7 +1,7 @@
 """The benchmark's report: rows and ratios from measured variants, and the Markdown that prints them.
 
 The report dict (what ``--json`` writes) has ``command``, ``machine`` (CPU model and the CPU
-features that decide bf16 speed, see :mod:`libs.benchmark.machine`), ``settings``,
+features that decide bf16 speed, see :mod:`libs.utils.machine`), ``settings``,
 ``timing_method``, ``memory_method``, ``inference`` (one row per variant plus the summary of
 ours against ``published``), ``e2e`` and ``train`` (None when skipped) and the process's
 maximum resident set size.

@@ -87,13 +87,16 @@ def _stem(name: str, exts: Sequence[str]) -> str:
 
 
 def list_video(data_root: PathLike, spec, video: str, label_dir: Optional[PathLike] = None,
-               label_exts: Optional[Sequence[str]] = None, need_labels: bool = True) -> VideoFrames:
+               label_exts: Optional[Sequence[str]] = None, need_labels: bool = True,
+               orphans: Optional[List[Path]] = None) -> VideoFrames:
     """All frames of ``video`` in dataset ``spec`` and the label files found for them.
 
     Labels come from the dataset's GT folder, or from ``label_dir`` (a pseudo-label
     folder's ``<DATASET>/<video>``) with extensions ``label_exts``. With ``need_labels``, a
     label file whose stem is no frame, or two label files for one frame, is an error (the
-    published code failed on them); without, labels are not even listed.
+    published code failed on them); without, labels are not even listed. ``orphans``: a
+    list that collects the label files whose stem is no frame instead of failing on the first
+    (a check of the data names them all).
     """
     dataset_root(data_root, spec)
     image_dir = spec.video_image_dir(data_root, video)
@@ -110,6 +113,9 @@ def list_video(data_root: PathLike, spec, video: str, label_dir: Optional[PathLi
     label_names = _files_with_ext(label_dir, exts) if need_labels and label_dir.is_dir() else []
     for name in label_names:
         stem = _stem(name, exts)
+        if stem not in index and orphans is not None:
+            orphans.append(label_dir / name)
+            continue
         if stem not in index:
             raise DatasetError(f"{label_dir / name}: label file without a frame {stem}{spec.image_ext} "
                                f"in {image_dir}")

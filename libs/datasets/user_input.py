@@ -15,8 +15,9 @@ from libs.utils.io import load_rgb
 from libs.utils.natural_sort import natural_sorted
 
 from .indexing import DatasetError
+from .video_files import frame_stem, iter_video_file
 
-__all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "open_user_input", "stream_clips"]
+__all__ = ["IMAGE_EXTS", "VIDEO_EXTS", "image_files", "open_user_input", "stream_clips"]
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -30,19 +31,14 @@ def _folder_frames(folder: Path, files: List[Path]) -> Iterator[Frame]:
 
 
 def _video_frames(path: Path) -> Iterator[Frame]:
-    import cv2
+    for index, rgb in iter_video_file(path):
+        yield frame_stem(index), rgb
 
-    cap = cv2.VideoCapture(str(path))
-    try:
-        index = 0
-        while True:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            yield f"{index:05d}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            index += 1
-    finally:
-        cap.release()
+
+def image_files(folder: Path) -> List[Path]:
+    """The image files of ``folder`` (frames or masks) in natural order, hidden ones (``.*``) left out."""
+    return natural_sorted(p for p in folder.iterdir()
+                          if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not p.name.startswith("."))
 
 
 def open_user_input(path: Union[str, Path]) -> Tuple[str, Iterator[Frame], int]:
@@ -54,8 +50,7 @@ def open_user_input(path: Union[str, Path]) -> Tuple[str, Iterator[Frame], int]:
 
     path = Path(path)
     if path.is_dir():
-        files = natural_sorted(p for p in path.iterdir()
-                               if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not p.name.startswith("."))
+        files = image_files(path)
         if not files:
             raise DatasetError(f"{path}: no image files ({', '.join(IMAGE_EXTS)}) in this --input folder")
         return path.name, _folder_frames(path, files), len(files)

@@ -29,7 +29,7 @@ from libs.utils.natural_sort import natural_sorted
 from .frames import FrameRef, VideoFrames
 from .indexing import DatasetError, kept_indices
 from .loading import header_size
-from .user_input import IMAGE_EXTS, VIDEO_EXTS
+from .user_input import IMAGE_EXTS, VIDEO_EXTS, image_files
 from .video_files import VideoFileFrame, frame_stem, probe_video_file
 
 __all__ = ["INPUT_DATASET", "GENERATED_MANIFEST", "GENERATED_EXTRAS", "UserVideos", "list_user_videos", "check_masks",
@@ -66,12 +66,8 @@ def _visible(folder: Path):
     return [p for p in folder.iterdir() if not p.name.startswith(".")]
 
 
-def _image_files(folder: Path) -> List[Path]:
-    return natural_sorted(p for p in _visible(folder) if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
-
-
 def _folder_frames(folder: Path) -> Tuple[FrameRef, ...]:
-    files = _image_files(folder)
+    files = image_files(folder)
     if not files:
         raise DatasetError(f"{folder}: no frame images ({', '.join(IMAGE_EXTS)}) in this video folder")
     seen: Dict[str, Path] = {}
@@ -99,7 +95,7 @@ def _attach_masks(name: str, source: Path, frames: Tuple[FrameRef, ...], mask_di
     index = {f.stem: k for k, f in enumerate(frames)}
     found: Dict[int, Path] = {}
     if mask_dir is not None and mask_dir.is_dir():
-        for m in _image_files(mask_dir):
+        for m in image_files(mask_dir):
             k = index.get(m.stem)
             if k is None:
                 expected = (f"frames of the video file are named {frames[0].stem}..{frames[-1].stem}"
@@ -144,7 +140,7 @@ def list_user_videos(frames_root: PathLike, masks_root: Optional[PathLike] = Non
         if not is_video_file(frames_root):
             raise DatasetError(f"{frames_root}: {frames_flag} file is not a video ({', '.join(VIDEO_EXTS)})")
         single, entries = True, [(frames_root.stem, frames_root)]
-    elif _image_files(frames_root):
+    elif image_files(frames_root):
         single, entries = True, [(frames_root.name, frames_root)]
         ignored = [p.name for p in _visible(frames_root) if p.is_dir()]
         if ignored:
@@ -167,7 +163,7 @@ def list_user_videos(frames_root: PathLike, masks_root: Optional[PathLike] = Non
 def _mask_dir(masks_root: Optional[Path], name: str, single: bool) -> Optional[Path]:
     if masks_root is None:
         return None
-    if single and (_image_files(masks_root) or not (masks_root / name).is_dir()):
+    if single and (image_files(masks_root) or not (masks_root / name).is_dir()):
         return masks_root
     return masks_root / name
 

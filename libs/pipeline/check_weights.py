@@ -35,7 +35,7 @@ from flownet2 import FlowNet2
 from libs.datasets.toy import render_video
 from libs.networks import FGPLG, ImageModel, VideoModel
 from libs.networks.pseudo_label_generator import flow_source_of
-from libs.utils.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from libs.utils.checkpoint import CheckpointError, describe_mismatch, load_checkpoint, read_checkpoint, shapes_of
 from libs.utils.cli import UsageError, positive_int, run_main
 from libs.utils.distributed import resolve_device
 from libs.utils.normalization import normalize
@@ -116,28 +116,12 @@ def signature(name: str) -> Dict[str, Tuple[int, ...]]:
     spec = next(r for r in RELEASED if r.name == name)
     with torch.device("meta"):
         model = spec.build()
-    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
-
-
-def _mismatch(found: Dict[str, Tuple[int, ...]], want: Dict[str, Tuple[int, ...]]) -> str:
-    """What differs between two ``{key: shape}``, in a few words."""
-    missing = [k for k in want if k not in found]
-    unexpected = [k for k in found if k not in want]
-    shapes = [k for k in want if k in found and found[k] != want[k]]
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing key{'s' * (len(missing) > 1)} (e.g. {missing[0]!r})")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected key{'s' * (len(unexpected) > 1)} (e.g. {unexpected[0]!r})")
-    if shapes:
-        k = shapes[0]
-        parts.append(f"{len(shapes)} of another shape (e.g. {k!r} {found[k]}, expected {want[k]})")
-    return "; ".join(parts)
+    return shapes_of(model.state_dict())
 
 
 def _what_is_wrong(spec: Released, state: Dict[str, torch.Tensor]) -> Optional[str]:
     """None when ``state`` has exactly the keys and shapes of ``spec``'s model, else why not."""
-    found = {k: tuple(v.shape) for k, v in state.items()}
+    found = shapes_of(state)
     if found == signature(spec.name):
         return None
     for other in RELEASED:
@@ -148,8 +132,8 @@ def _what_is_wrong(spec: Released, state: Dict[str, torch.Tensor]) -> Optional[s
         if flow in ("opencv", "raft"):
             trained = "--flow opencv: no flownet.* weights" if flow == "opencv" else "--flow raft"
             return (f"an FGPLG trained with {trained}; the released one holds FlowNet2's weights "
-                    f"under flownet.* ({_mismatch(found, signature(spec.name))})")
-    return f"not the released {spec.model}: {_mismatch(found, signature(spec.name))}"
+                    f"under flownet.* ({describe_mismatch(found, signature(spec.name))})")
+    return f"not the released {spec.model}: {describe_mismatch(found, signature(spec.name))}"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -131,14 +131,20 @@ def fgplg_logits(model, images: torch.Tensor, outer_labels: torch.Tensor) -> tor
                                        outer_labels[:, 1])
 
 
+def flow_weights(flow: str, flownet_checkpoint: Optional[str], raft_checkpoint: Optional[str]) -> Optional[Path]:
+    """The weights file of ``--flow``, checked: FlowNet2's is required, RAFT's optional (else
+    torchvision's cache), OpenCV flow has none."""
+    if flow == "flownet2":
+        return require_file(flownet_checkpoint, "--flownet-checkpoint",
+                            "FlowNet2 checkpoint (or use --flow opencv, which needs no weights)")
+    if flow == "raft" and raft_checkpoint:
+        return require_file(raft_checkpoint, "--raft-checkpoint", "RAFT checkpoint")
+    return None
+
+
 def build_fgplg(args, log=print) -> FGPLG:
     """FGPLG with its flow source ready (FlowNet2 or RAFT weights loaded, or OpenCV)."""
-    weights = None
-    if args.flow == "flownet2":
-        weights = require_file(args.flownet_checkpoint, "--flownet-checkpoint",
-                               "FlowNet2 checkpoint (or use --flow opencv, which needs no weights)")
-    elif args.flow == "raft":
-        weights = args.raft_checkpoint and require_file(args.raft_checkpoint, "--raft-checkpoint", "RAFT checkpoint")
+    weights = flow_weights(args.flow, args.flownet_checkpoint, args.raft_checkpoint)
     model = FGPLG(output_stride=args.os, flow=args.flow, flownet_checkpoint=weights, allow_random_flownet=False,
                   raft_iters=args.raft_iters, rgb_max=args.rgb_max, flow_fp16=args.fp16)
     log(f"flow source: {args.flow}" + (f" ({weights})" if weights else " (torchvision's cache)" if args.flow == "raft"

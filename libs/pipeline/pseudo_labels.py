@@ -51,7 +51,7 @@ from .common import (
 from .fgplg_training import add_published_flow_args, add_raft_args, fgplg_logits, log_ops_backends
 from .postprocess import probabilities_to_maps
 
-__all__ = ["build_parser", "run", "load_fgplg"]
+__all__ = ["build_parser", "run", "load_fgplg", "copy_file"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +107,8 @@ def load_fgplg(checkpoint, output_stride, device, log=print, raft_iters: int = R
     return model.eval().to(device)
 
 
-def _copy_file(source: Path, target: Path) -> None:
+def copy_file(source: Path, target: Path) -> None:
+    """``source`` copied byte for byte to ``target``, atomically (a kept or key label)."""
     with atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
 
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
             for plan in dataset.plans for f in plan.kept_files()]
     with BackgroundWriter() as writer:
         for source, target in kept:
-            writer.submit(_copy_file, source, target)
+            writer.submit(copy_file, source, target)
         if model is not None:
             count = _generate(args, model, dataset, root, device, writer)
     manifest.complete = True

@@ -42,7 +42,6 @@ EXPERIMENT = "quickstart"
 PRESETS = ("fast", "full")
 LEGACY_MARKER = ".quickstart_run"
 _LEGACY_OUTPUTS = ("data", "models", "pseudo-labels", "results", "all-zero")
-TEST_SET = ("TOY_VIDEO", "test")
 
 
 class QuickstartError(UserError, ValueError):
@@ -64,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="'full' meets the thresholds; 'fast' is a smoke run (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: %(default)s)")
     parser.add_argument("--keep", action="store_true",
-                        help="keep the finished stages of a previous run in --out: what every rerun does now "
-                             "(reproduce.py --from data starts over) (default: on)")
+                        help="no effect, kept for old command lines: every rerun keeps the finished stages of "
+                             "--out now (reproduce.py --experiment quickstart --from data starts over)")
     return parser
 
 
@@ -88,14 +87,14 @@ def adopt_legacy_folder(out: Path, log=print) -> None:
     log(f"{out}: removed the outputs of a quickstart run of the old layout ({', '.join(listed)})")
 
 
-def _all_zero(run: Path, data: Path, config: Path) -> dict:
+def _all_zero(run: Path, data: Path, config: Path, dataset: str, split: str) -> dict:
     """The test videos scored against no map at all (every frame an all-zero map)."""
     empty = run / "all-zero"
-    (empty / TEST_SET[0]).mkdir(parents=True, exist_ok=True)
+    (empty / dataset).mkdir(parents=True, exist_ok=True)
     quiet = logging.getLogger("libs.pipeline.evaluation")
     level, quiet.level = quiet.level, logging.ERROR  # every map is missing on purpose: no warnings
     try:
-        return evaluate_split(data, config, *TEST_SET, empty, allow_missing=True)
+        return evaluate_split(data, config, dataset, split, empty, allow_missing=True)
     finally:
         quiet.setLevel(level)
 
@@ -109,15 +108,17 @@ def run(args: argparse.Namespace, log=print) -> dict:
     if result["status"]:
         return {"status": result["status"], "passed": False, "reproduce": result}
     stages = {s.name: s for s in result["plan"].stages}
-    report = Path(stages["evaluate"].outputs["reports"][":".join(TEST_SET)])
+    test_set = stages["evaluate"].labels[0]  # NAME:SPLIT, the experiment's one test set
+    report = Path(stages["evaluate"].outputs["reports"][test_set])
     scores = json.loads(report.read_text())
     data = stages["data"].outputs
-    baseline = _all_zero(out, Path(data["data"]), Path(data["dataset_config"]))
+    dataset, _, split = test_set.rpartition(":")
+    baseline = _all_zero(out, Path(data["data"]), Path(data["dataset_config"]), dataset, split)
     if "evaluate" not in result["results"]:  # skipped: its metrics table, as the first run printed it
         log(f"\nthe evaluation of the held-out videos ({report}):\n{format_table(scores).rstrip()}")
     s, mae = scores["overall"]["S"], scores["overall"]["MAE"]
     s0, mae0 = baseline["overall"]["S"], baseline["overall"]["MAE"]
-    log(f"overlays of the held-out videos: {Path(stages['inference'].outputs['results']) / 'overlays' / TEST_SET[0]}")
+    log(f"overlays of the held-out videos: {Path(stages['inference'].outputs['results']) / 'overlays' / dataset}")
     log(f"toy test: S={s:.3f} MAE={mae:.3f} (all-zero map: S={s0:.3f} MAE={mae0:.3f})")
     passed = s >= S_MIN and mae <= MAE_MAX
     if args.preset == "full" and not passed:

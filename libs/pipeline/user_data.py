@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, List, Sequence
 
 from libs.datasets.frames import VideoFrames
 from libs.datasets.user_videos import UserVideos, list_user_videos
@@ -43,6 +43,10 @@ def add_input_args(parser: argparse.ArgumentParser, labels_help: str) -> argpars
     return g
 
 
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
 def input_mode(args: argparse.Namespace) -> bool:
     """Whether the stage runs on ``--input`` (and then ``--labels`` is required)."""
     given = getattr(args, "input", None) is not None
@@ -52,16 +56,14 @@ def input_mode(args: argparse.Namespace) -> bool:
 
 
 def load_input_videos(args: argparse.Namespace, log=print, frames_attr: str = "input",
-                      labels_attr: str = "labels", require_labels: bool = True) -> Optional[UserVideos]:
-    """The videos of ``--input``/``--labels`` (or of another pair of flags), notes logged."""
-    frames = getattr(args, frames_attr)
+                      labels_attr: str = "labels") -> UserVideos:
+    """The videos of ``--input``/``--labels`` (or of another pair of flags), notes logged.
+    The frames flag is given (callers are in its mode); a missing labels flag is an error."""
+    frames_flag, labels_flag = _flag(frames_attr), _flag(labels_attr)
     labels = getattr(args, labels_attr)
-    frames_flag, labels_flag = "--" + frames_attr.replace("_", "-"), "--" + labels_attr.replace("_", "-")
-    if frames is None:
-        return None
-    if labels is None and require_labels:
+    if labels is None:
         raise UsageError(f"{frames_flag} needs {labels_flag} MASKS: the masks of some of its frames")
-    videos = list_user_videos(frames, labels, frames_flag=frames_flag, masks_flag=labels_flag)
+    videos = list_user_videos(getattr(args, frames_attr), labels, frames_flag=frames_flag, masks_flag=labels_flag)
     for note in videos.notes:
         log(note)
     return videos
@@ -92,17 +94,17 @@ def add_validation_args(group) -> None:
 
 
 class _Default(str):
-    """A flag's default value that remembers it was not given on the command line."""
+    """A flag's default value that remembers it was not given on the command line.
+
+    Not ``default=None``: the parsed flags keep the published value for ``--help``, for
+    reproduce.py (which reads the parsed flags of every stage) and for pretraining, which
+    shares the flags."""
 
 
 def mark_defaults(parser: argparse.ArgumentParser, dests: Sequence[str] = CONFIG_SETS) -> None:
     """Make the defaults of ``dests`` recognisable, so that giving such a flag with ``--input``
     can be refused (the help still shows the same default)."""
     parser.set_defaults(**{d: _Default(parser.get_default(d)) for d in dests})
-
-
-def _flag(dest: str) -> str:
-    return "--" + dest.replace("_", "-")
 
 
 def check_input_flags(args: argparse.Namespace) -> bool:
@@ -113,26 +115,25 @@ def check_input_flags(args: argparse.Namespace) -> bool:
     it. Without: the ``--val-*`` flags of this mode are errors. The config-set values become
     plain strings again (they are saved with the training state).
     """
-    explicit = [d for d in CONFIG_SETS if hasattr(args, d) and not isinstance(getattr(args, d), _Default)]
+    explicit = [d for d in CONFIG_SETS if not isinstance(getattr(args, d), _Default)]
     for d in CONFIG_SETS:
-        if hasattr(args, d):
-            setattr(args, d, str(getattr(args, d)))
+        setattr(args, d, str(getattr(args, d)))
     if not input_mode(args):
-        given = [d for d in ("val_input", "val_labels", "val_share") if getattr(args, d, None) is not None]
+        given = [d for d in ("val_input", "val_labels", "val_share") if getattr(args, d) is not None]
         if given:
             raise UsageError(f"{_flag(given[0])} goes with --input FRAMES --labels MASKS (with --data, validation "
                              f"uses --val-sets)")
         return False
-    if getattr(args, "labels", None) is None:
+    if args.labels is None:
         raise UsageError("--input needs --labels MASKS: the masks of some of its frames")
     if explicit:
         raise UsageError(f"{_flag(explicit[0])} is not used with --input: the videos come from --input/--labels "
                          f"(validate on --val-input/--val-labels or a held-out --val-share of the videos)")
-    if getattr(args, "val_labels", None) is not None and getattr(args, "val_input", None) is None:
+    if args.val_labels is not None and args.val_input is None:
         raise UsageError("--val-labels goes with --val-input (the frames the masks belong to)")
-    if getattr(args, "val_input", None) is not None and getattr(args, "val_labels", None) is None:
+    if args.val_input is not None and args.val_labels is None:
         raise UsageError("--val-input needs --val-labels MASKS: the masks of some of its frames")
-    if getattr(args, "val_input", None) is not None and getattr(args, "val_share", None) is not None:
+    if args.val_input is not None and args.val_share is not None:
         raise UsageError("--val-share holds out videos of --input; with --val-input nothing is held out: "
                          "give one or the other")
     return True

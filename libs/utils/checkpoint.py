@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -27,6 +27,8 @@ __all__ = [
     "read_checkpoint",
     "safe_torch_load",
     "read_state_dict",
+    "shapes_of",
+    "describe_mismatch",
     "load_checkpoint",
     "extend_input_channels",
     "init_from_imagenet",
@@ -130,6 +132,30 @@ def read_checkpoint(path: PathLike):
 def read_state_dict(path: PathLike) -> Dict[str, torch.Tensor]:
     """A checkpoint file -> a plain ``{key: tensor}`` state dict on the CPU."""
     return read_checkpoint(path)[0]
+
+
+def shapes_of(state: Mapping[str, torch.Tensor]) -> Dict[str, Tuple[int, ...]]:
+    """``{key: shape}`` of a state dict: what a strict load must find."""
+    return {k: tuple(v.shape) for k, v in state.items()}
+
+
+def describe_mismatch(found: Mapping[str, Tuple[int, ...]], want: Mapping[str, Tuple[int, ...]]) -> str:
+    """What differs between a file's ``{key: shape}`` and a model's, in a few words; '' when nothing.
+
+    E.g. ``1 missing key (e.g. 'a.bias'); 2 of another shape (e.g. 'a.weight' (2, 3), expected (1, 3))``.
+    """
+    missing = [k for k in want if k not in found]
+    unexpected = [k for k in found if k not in want]
+    shapes = [k for k in want if k in found and tuple(found[k]) != tuple(want[k])]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing key{'s' * (len(missing) > 1)} (e.g. {missing[0]!r})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key{'s' * (len(unexpected) > 1)} (e.g. {unexpected[0]!r})")
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{len(shapes)} of another shape (e.g. {k!r} {tuple(found[k])}, expected {tuple(want[k])})")
+    return "; ".join(parts)
 
 
 def extend_input_channels(weight: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:

@@ -58,46 +58,48 @@ def _colour_and_alpha(img: Image.Image):
     return arr[..., :3], None
 
 
+def _classify(img: Image.Image):
+    """``(kind, pixels)``: the row of the table ``img`` falls in, and its pixels as decoding
+    them needs (one array for the single-channel kinds, ``(colour, alpha)`` for the colour
+    ones), so that a mask's pixels are read once."""
+    mode = img.mode
+    if mode == "1":
+        return "1-bit", np.asarray(img, dtype=np.float32)
+    if mode in ("P", "PA"):
+        index = np.asarray(img)
+        return "palette", index[..., 0] if index.ndim == 3 else index  # PA: (index, alpha)
+    if mode in _SIXTEEN_BIT:
+        return "16-bit", np.asarray(img, dtype=np.float32)
+    if mode == "F":
+        return "float", np.nan_to_num(np.asarray(img, dtype=np.float32))
+    if mode not in ("L", "LA", "RGB", "RGBA"):
+        img = img.convert("RGB")
+    colour, alpha = _colour_and_alpha(img)
+    if alpha is not None and not colour.any() and alpha.any():
+        return "alpha", (colour, alpha)
+    if colour.shape[-1] == 1:
+        return "gray", (colour, alpha)
+    c = colour.astype(np.int16)
+    spread = max(np.abs(c[..., 0] - c[..., 1]).max(initial=0), np.abs(c[..., 1] - c[..., 2]).max(initial=0))
+    return ("rgb-gray" if spread <= GRAY_TOLERANCE else "rgb-coloured"), (colour, alpha)
+
+
 def mask_kind(img: Image.Image) -> str:
     """Which row of the table ``img`` falls in: 'gray', '1-bit', 'palette', 'rgb-gray',
     'rgb-coloured', 'alpha', '16-bit' or 'float'."""
-    mode = img.mode
-    if mode == "1":
-        return "1-bit"
-    if mode in ("P", "PA"):
-        return "palette"
-    if mode in _SIXTEEN_BIT:
-        return "16-bit"
-    if mode == "F":
-        return "float"
-    if mode not in ("L", "LA", "RGB", "RGBA"):
-        return mask_kind(img.convert("RGB"))
-    colour, alpha = _colour_and_alpha(img)
-    if alpha is not None and not colour.any() and alpha.any():
-        return "alpha"
-    if colour.shape[-1] == 1:
-        return "gray"
-    c = colour.astype(np.int16)
-    spread = np.abs(c[..., 0] - c[..., 1]).max(initial=0), np.abs(c[..., 1] - c[..., 2]).max(initial=0)
-    return "rgb-gray" if max(spread) <= GRAY_TOLERANCE else "rgb-coloured"
+    return _classify(img)[0]
 
 
-def decode_mask(img: Image.Image) -> np.ndarray:
-    """A decoded PIL image -> float32 ``(H, W)`` in [0, 1], by the table of this module."""
-    kind = mask_kind(img)
+def _decode(kind: str, pixels) -> np.ndarray:
     if kind == "1-bit":
-        return np.asarray(img, dtype=np.float32)
+        return pixels
     if kind == "palette":
-        index = np.asarray(img)
-        index = index[..., 0] if index.ndim == 3 else index  # PA: (index, alpha)
-        return (index != 0).astype(np.float32)
+        return (pixels != 0).astype(np.float32)
     if kind == "16-bit":
-        return np.clip(np.asarray(img, dtype=np.float32) / np.float32(65535.0), 0.0, 1.0)
+        return np.clip(pixels / np.float32(65535.0), 0.0, 1.0)
     if kind == "float":
-        return np.clip(_gray_rule(np.nan_to_num(np.asarray(img, dtype=np.float32))), 0.0, 1.0)
-    if img.mode not in ("L", "LA", "RGB", "RGBA"):
-        img = img.convert("RGB")
-    colour, alpha = _colour_and_alpha(img)
+        return np.clip(_gray_rule(pixels), 0.0, 1.0)
+    colour, alpha = pixels
     if kind == "alpha":
         return _gray_rule(alpha)
     if kind == "rgb-coloured":
@@ -106,19 +108,22 @@ def decode_mask(img: Image.Image) -> np.ndarray:
     return _gray_rule(gray)
 
 
+def decode_mask(img: Image.Image) -> np.ndarray:
+    """A decoded PIL image -> float32 ``(H, W)`` in [0, 1], by the table of this module."""
+    return _decode(*_classify(img))
+
+
 def mask_object_count(img: Image.Image) -> int:
     """How many distinct objects a mask labels: non-zero palette indices, or non-black
     colours of a coloured RGB mask; 1 for a gray mask with any foreground, else 0."""
-    kind = mask_kind(img)
+    kind, pixels = _classify(img)
     if kind == "palette":
-        index = np.asarray(img)
-        index = index[..., 0] if index.ndim == 3 else index
-        return int(np.count_nonzero(np.unique(index)))
+        return int(np.count_nonzero(np.unique(pixels)))
     if kind == "rgb-coloured":
-        colour, _ = _colour_and_alpha(img if img.mode in ("RGB", "RGBA") else img.convert("RGB"))
+        colour = pixels[0]
         colours = np.unique(colour.reshape(-1, colour.shape[-1]), axis=0)
         return int(np.count_nonzero(colours.any(axis=-1)))
-    return int(decode_mask(img).max(initial=0.0) > 0)
+    return int(_decode(kind, pixels).max(initial=0.0) > 0)
 
 
 def map_to_uint8(img: Image.Image) -> np.ndarray:

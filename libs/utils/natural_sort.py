@@ -8,7 +8,7 @@ zero-padded names (every benchmark: ``00000.jpg``) it is plain string order, the
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Tuple, TypeVar, Union
+from typing import Iterable, List, Tuple, TypeVar
 
 __all__ = ["natural_key", "natural_sorted"]
 
@@ -16,7 +16,7 @@ _DIGITS = re.compile(r"(\d+)")
 T = TypeVar("T")
 
 
-def natural_key(name: Union[str, "object"]) -> Tuple:
+def natural_key(name: object) -> Tuple:
     """Sort key of a name (or a path: its name): runs of digits compare as numbers.
 
     >>> sorted(["f10.png", "f2.png", "f1.png"], key=natural_key)

@@ -21,7 +21,7 @@ from torch import nn
 from torchvision.models.optical_flow import Raft_Large_Weights, Raft_Small_Weights, raft_large, raft_small
 
 from flownet2.interface import check_flow_input
-from libs.utils.checkpoint import CheckpointError, read_state_dict
+from libs.utils.checkpoint import CheckpointError, describe_mismatch, read_state_dict, shapes_of
 
 __all__ = [
     "RAFT_VARIANTS",
@@ -176,20 +176,9 @@ def detect_raft_variant(state_dict: Dict[str, torch.Tensor], source: str = "stat
 
 def _load_strict(model: nn.Module, state: Dict[str, torch.Tensor], source: str, variant: str):
     """Every key of ``model`` with its shape, nothing else; else one CheckpointError line."""
-    target = model.state_dict()
-    missing = [k for k in target if k not in state]
-    unexpected = [k for k in state if k not in target]
-    bad = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-           for k, v in target.items() if k in state and state[k].shape != v.shape]
-    if missing or unexpected or bad:
-        detail = []
-        if missing:
-            detail.append(f"{len(missing)} missing, e.g. {missing[0]!r}")
-        if unexpected:
-            detail.append(f"{len(unexpected)} unexpected, e.g. {unexpected[0]!r}")
-        if bad:
-            detail.append(f"{len(bad)} of another shape, e.g. {bad[0]}")
-        raise CheckpointError(f"{source}: does not match torchvision's {variant} ({'; '.join(detail)})")
+    problem = describe_mismatch(shapes_of(state), shapes_of(model.state_dict()))
+    if problem:
+        raise CheckpointError(f"{source}: does not match torchvision's {variant} ({problem})")
     model.load_state_dict(state, strict=True)
 
 

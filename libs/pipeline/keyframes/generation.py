@@ -12,7 +12,6 @@ labelled gap by gap (:mod:`.engine`), overlays and the MP4 when asked. Layout an
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -23,8 +22,9 @@ from libs.datasets.indexing import DatasetError
 from libs.datasets.keyframes import label_jobs
 from libs.datasets.user_videos import check_masks, check_output_folder, enough_key_frames
 from libs.utils.distributed import resolve_device
-from libs.utils.io import BackgroundWriter, atomic_path, save_jpeg, save_png
+from libs.utils.io import BackgroundWriter, save_jpeg, save_png
 
+from ..pseudo_labels import copy_file
 from ..user_data import load_input_videos
 from .engine import Labelled, label_video
 from .labellers import build_labellers, flow_used
@@ -34,11 +34,6 @@ from .review import OVERLAYS, Mp4Writer, blend, mp4_name, overlay_name, video_fp
 from .source import VideoSource
 
 __all__ = ["run_generation"]
-
-
-def _copy(source: Path, target: Path) -> None:
-    with atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
 
 
 def _check_names(videos, args, out: Path, old) -> None:
@@ -131,7 +126,7 @@ def _label_one(args, settings: Settings, labellers, plan: VideoOutputs, out: Pat
     vf = plan.vf
     for k in plan.keys:
         label = vf.frames[k].label
-        writer.submit(_copy, label, out / vf.video / label.name)
+        writer.submit(copy_file, label, out / vf.video / label.name)
     review = plan.overlay or plan.video
     count = 0
     with contextlib.ExitStack() as stack:

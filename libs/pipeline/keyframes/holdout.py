@@ -26,7 +26,7 @@ from libs.datasets.frames import VideoFrames, kept_labels
 from libs.datasets.indexing import DatasetError
 from libs.datasets.keyframes import Job, holdout_split
 from libs.datasets.keyframes import holdout_jobs as jobs_for
-from libs.datasets.loading import check_pair_sizes, header_size
+from libs.datasets.loading import check_pair_sizes
 from libs.datasets.user_videos import check_masks, check_output_folder, enough_key_frames
 from libs.datasets.video_datasets import VideoSets
 from libs.metrics.saliency import prob_to_uint8
@@ -108,10 +108,7 @@ def _score_video(args, vf: VideoFrames, jobs: List[Job], remaining: List[int], l
     with VideoSource(vf, args.size) as source:
         for item in label_video(source, remaining, jobs, labellers, args.batch_size):
             ref = vf.frames[item.pos]
-            gt = prob_to_uint8(load_mask(ref.label))
-            if gt.shape != header_size(ref.image):
-                raise DatasetError(f"{ref.label}: mask size {gt.shape[0]}x{gt.shape[1]} (HxW) differs from its frame "
-                                   f"{ref.image}")
+            gt = prob_to_uint8(load_mask(ref.label))  # its size was checked against the frame's by _videos
             for method, saliency in item.maps.items():
                 evaluators[method].step(saliency, gt)
             if folder is not None and "fgplg" in item.maps:

@@ -30,8 +30,7 @@ from libs.networks.flow import build_flow_estimator
 from libs.utils.cli import UsageError
 from libs.utils.precision import autocast_context
 
-from ..common import require_file
-from ..fgplg_training import log_ops_backends
+from ..fgplg_training import flow_weights, log_ops_backends
 from ..postprocess import probabilities_to_maps
 from ..pseudo_labels import load_fgplg
 from .options import DEFAULT_FLOW
@@ -75,13 +74,9 @@ class FlowWarp(nn.Module):
 def build_flow_warp(flow: str, flownet_checkpoint: Optional[str], raft_checkpoint: Optional[str], rgb_max: float,
                     raft_iters: int, flow_fp16: bool, device, log=print) -> FlowWarp:
     """The ``--flow`` source for ``warp`` when no FGPLG checkpoint says which (weights checked)."""
-    weights = None
-    if flow == "flownet2":
-        weights = str(require_file(flownet_checkpoint, "--flownet-checkpoint",
-                                   "FlowNet2 checkpoint (or use --flow opencv, which needs no weights)"))
-    elif flow == "raft" and raft_checkpoint:
-        weights = str(require_file(raft_checkpoint, "--raft-checkpoint", "RAFT checkpoint"))
-    net = build_flow_estimator(flow, checkpoint=weights, rgb_max=rgb_max, raft_iters=raft_iters)
+    weights = flow_weights(flow, flownet_checkpoint, raft_checkpoint)
+    net = build_flow_estimator(flow, checkpoint=None if weights is None else str(weights), rgb_max=rgb_max,
+                               raft_iters=raft_iters)
     log(f"flow source for warp: {flow}" + (f" ({weights})" if weights else " (torchvision's cache)"
                                           if flow == "raft" else " (no weights)"))
     log_ops_backends(device, flow, log)

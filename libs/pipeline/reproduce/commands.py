@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 from .experiment import Experiment, ExperimentError, Setting
 from .stages import KINDS, PUBLISHED_L, PUBLISHED_M, StageKind, canonical_flag, flag_actions, flag_tokens, parser_of
@@ -46,10 +46,16 @@ class StagePlan:
     labels: List[str]  # the test set of each command ("" for a one-command stage)
     folder: Path
     outputs: Dict[str, object]
+    wired: Tuple[str, ...] = ()  # the flags the run set: outputs, sets, what earlier stages made
 
     @property
     def name(self) -> str:
         return self.kind.name
+
+    def set_keys(self, attr: str) -> List[str]:
+        """The ``NAME:SPLIT`` keys of a sets flag of the stage (``train_sets``, ``val_sets``, ``sets``)."""
+        text = getattr(self.args[0], attr, "") or ""
+        return [s.strip() for s in str(text).split(",") if s.strip()]
 
     def required_outputs(self) -> List[Path]:
         """Files or folders whose absence means the stage has to run again."""
@@ -226,7 +232,7 @@ def resolve_stages(experiment: Experiment, settings: Sequence[Setting], run: Pat
                         for n, s in tests]
         args = [parser.parse_args(argv) for argv in commands]
         made[name] = StagePlan(kind, number, len(names), commands, args, labels, folder,
-                               _outputs(kind, folder, args, labels))
+                               _outputs(kind, folder, args, labels), tuple(flags.wired))
     unused = [s for s in (*experiment.options, *settings) if s.stage is None and not used[id(s)]]
     if unused:
         raise ExperimentError(f"{unused[0].describe()}: no stage of experiment {experiment.name!r} takes "

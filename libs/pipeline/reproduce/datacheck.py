@@ -14,7 +14,6 @@ describe what the published code runs through but a user should know.
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +23,11 @@ from PIL import Image
 
 from libs.datasets.config import DatasetConfigError
 from libs.datasets.fgplg_datasets import VideoPlan
-from libs.datasets.frames import FrameRef, VideoFrames, kept_labels
+from libs.datasets.frames import FrameRef, VideoFrames, kept_labels, list_video
 from libs.datasets.indexing import DatasetError, check_frame_between_label_num, triplet_indices
 from libs.datasets.loading import header_size
 from libs.utils.io import ImageReadError
 from libs.utils.masks import mask_object_count
-from libs.utils.natural_sort import natural_sorted
 
 __all__ = ["SplitCount", "ImageCount", "count_video_split", "count_image_split", "most_common_gap", "MASK_SAMPLE"]
 
@@ -68,17 +66,11 @@ class ImageCount:
     problems: List[str] = field(default_factory=list)
 
 
-def _files(folder: Path, ext: str) -> List[str]:
-    """The published listing: files with ``ext``, hidden ones left out, in natural order."""
-    with os.scandir(folder) as entries:
-        return natural_sorted(e.name for e in entries
-                              if e.name.endswith(ext) and not e.name.startswith(".") and e.is_file())
-
-
 def most_common_gap(positions_per_video: List[List[int]]) -> Optional[int]:
     """The most common gap between consecutive annotated positions over all videos (the
     smallest of equally common ones); None when no video has two annotated frames."""
-    gaps = Counter(b - a for pos in positions_per_video for a, b in zip(sorted(pos), sorted(pos)[1:]))
+    ordered = [sorted(pos) for pos in positions_per_video]
+    gaps = Counter(b - a for pos in ordered for a, b in zip(pos, pos[1:]))
     if not gaps:
         return None
     best = max(gaps.values())
@@ -86,44 +78,39 @@ def most_common_gap(positions_per_video: List[List[int]]) -> Optional[int]:
 
 
 def _list_video(count: SplitCount, data_root: Path, spec, video: str, config_path) -> Optional[VideoFrames]:
+    """The video as the stages list it (:func:`~libs.datasets.frames.list_video`), its problems recorded."""
     image_dir = spec.video_image_dir(data_root, video)
     where = f"{count.key} video {video!r}"
     if not image_dir.is_dir():
         count.problems.append(f"{where}: listed in {config_path} but not on disk: {image_dir} not found")
         return None
-    names = _files(image_dir, spec.image_ext)
-    if not names:
-        count.problems.append(f"{where}: no *{spec.image_ext} frame in {image_dir}")
+    orphans: List[Path] = []
+    try:
+        vf = list_video(data_root, spec, video, orphans=orphans)
+    except DatasetError as e:  # a folder without frames
+        count.problems.append(f"{where}: {e}")
         return None
-    stems = [n[: -len(spec.image_ext)] for n in names]
-    index = {s: k for k, s in enumerate(stems)}
-    label_dir = spec.video_label_dir(data_root, video)
-    label_for, positions = {}, []
-    for name in _files(label_dir, spec.label_ext) if label_dir.is_dir() else []:
-        stem = name[: -len(spec.label_ext)]
-        if stem not in index:
-            count.problems.append(f"{where}: GT without a frame: {label_dir / name} (no {stem}{spec.image_ext} "
-                                  f"in {image_dir})")
-            continue
-        label_for[stem] = label_dir / name
-        positions.append(index[stem])
-    frames = tuple(FrameRef(s, image_dir / n, label_for.get(s)) for s, n in zip(stems, names))
-    return VideoFrames(spec.name, video, image_dir, label_dir, frames, tuple(positions))
+    count.problems += [f"{where}: GT without a frame: {path} (no {path.name[: -len(spec.label_ext)]}"
+                       f"{spec.image_ext} in {image_dir})" for path in orphans]
+    return vf
+
+
+def _pair_problem(where: str, image: Path, label: Path, noun: str) -> Optional[str]:
+    """The problem of a frame (``noun``: "frame" or "image") and its mask, from their headers; None if fine."""
+    try:
+        image_hw, label_hw = header_size(image), header_size(label)
+    except ImageReadError as e:
+        return f"{where}: unreadable file: {e}"
+    if label_hw != image_hw:
+        return (f"{where}: mask of another size than its {noun}: {label} is {label_hw[0]}x{label_hw[1]} (HxW), "
+                f"its {noun} {image} {image_hw[0]}x{image_hw[1]}")
+    return None
 
 
 def _check_pair(count: SplitCount, vf: VideoFrames, ref: FrameRef) -> None:
-    where = f"{count.key} video {vf.video!r}"
-    try:
-        image_hw = header_size(ref.image)
-        if ref.label is None:
-            return
-        label_hw = header_size(ref.label)
-    except ImageReadError as e:
-        count.problems.append(f"{where}: unreadable file: {e}")
-        return
-    if label_hw != image_hw:
-        count.problems.append(f"{where}: mask of another size than its frame: {ref.label} is {label_hw[0]}x"
-                              f"{label_hw[1]} (HxW), its frame {ref.image} {image_hw[0]}x{image_hw[1]}")
+    problem = _pair_problem(f"{count.key} video {vf.video!r}", ref.image, ref.label, "frame")
+    if problem is not None:
+        count.problems.append(problem)
     count.label_bytes += ref.label.stat().st_size
     count.frame_bytes += ref.image.stat().st_size
 
@@ -173,8 +160,7 @@ def _interval_warnings(count: SplitCount, d: int, l: Optional[int], m: Optional[
 
 
 def count_video_split(data_root, config, config_path, key: str, l: Optional[int] = None,
-                      generation: Optional[tuple] = None, needs_labels: bool = True,
-                      sample_masks: bool = True) -> SplitCount:
+                      generation: Optional[tuple] = None, needs_labels: bool = True) -> SplitCount:
     """Count and check one ``NAME:SPLIT``; ``l`` the budget for kept labels and triplets;
     ``generation`` ``(l, m)`` when pseudo-labels are generated on this split."""
     count = SplitCount(key)
@@ -211,8 +197,7 @@ def count_video_split(data_root, config, config_path, key: str, l: Optional[int]
         count.found.append(vf)
         for pos in vf.labels:
             _check_pair(count, vf, vf.frames[pos])
-        if sample_masks:
-            _sample_objects(count, vf, examples)
+        _sample_objects(count, vf, examples)
     count.annotation_interval = most_common_gap([list(vf.labels) for vf in count.found])
     _count_protocol(count, spec, l, generation)
     _interval_warnings(count, spec.default_label_interval, *(generation or (None, None)), config_path)
@@ -289,12 +274,7 @@ def count_image_split(data_root, config, config_path, key: str) -> ImageCount:
             count.problems.append(f"{key} image {image_id!r}: listed in {id_file} but not on disk: {missing[0]}")
             continue
         count.images += 1
-        try:
-            image_hw, label_hw = header_size(image), header_size(label)
-        except ImageReadError as e:
-            count.problems.append(f"{key} image {image_id!r}: unreadable file: {e}")
-            continue
-        if image_hw != label_hw:
-            count.problems.append(f"{key} image {image_id!r}: mask of another size than its image: {label} is "
-                                  f"{label_hw[0]}x{label_hw[1]} (HxW), {image} {image_hw[0]}x{image_hw[1]}")
+        problem = _pair_problem(f"{key} image {image_id!r}", image, label, "image")
+        if problem is not None:
+            count.problems.append(problem)
     return count

@@ -12,7 +12,7 @@ import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import yaml
 
@@ -155,11 +155,6 @@ def _mean_label(counts: Dict[str, SplitCount], keys) -> float:
     return _sum(counts, keys, "label_bytes") / max(_sum(counts, keys, "annotated"), 1)
 
 
-def _keys(a, attr: str) -> List[str]:
-    text = getattr(a, attr, "") or ""
-    return [s.strip() for s in str(text).split(",") if s.strip()]
-
-
 def estimate_stage(stage: StagePlan, counts: Dict[str, SplitCount], images: Dict[str, ImageCount], device: str,
                    world: int, figures: Dict[str, Figure]) -> StageEstimate:
     """The work, time and disk of one stage; ``world`` processes for the training stages."""
@@ -171,19 +166,19 @@ def estimate_stage(stage: StagePlan, counts: Dict[str, SplitCount], images: Dict
         return StageEstimate(name, f"{files} toy frames and images", None, "no measured figure (seconds)",
                              files * _TOY_FILE)
     if name == "pretrain":
-        n = sum(images[k].images for k in _keys(a, "train_sets") if k in images)
+        n = sum(images[k].images for k in stage.set_keys("train_sets") if k in images)
         steps = _steps(n, a, procs)
         return StageEstimate(name, f"{_epochs(a)} epochs x {steps} steps ({per}) on {n} images", None,
                              "no measured figure for this stage", _checkpoint_bytes("image", a))
     if name == "fgplg":
-        train, val = _sum(counts, _keys(a, "train_sets"), "fgplg_triplets"), _sum(counts, _keys(a, "val_sets"),
-                                                                                   "fgplg_triplets")
+        train = _sum(counts, stage.set_keys("train_sets"), "fgplg_triplets")
+        val = _sum(counts, stage.set_keys("val_sets"), "fgplg_triplets")
         steps = _steps(train, a, procs)
         return StageEstimate(name, f"{_epochs(a)} epochs x {steps} steps ({per}) on {train} triplets, "
                                    f"validation on {val}", None, "no measured figure for this stage",
                              _checkpoint_bytes("fgplg", a, a.flow))
-    keys = _keys(a, "sets") if name == "pseudo_labels" else []
     if name == "pseudo_labels":
+        keys = stage.set_keys("sets")
         n = _sum(counts, keys, "pseudo_labels")
         written = _sum(counts, keys, "kept_bytes") + n * _mean_label(counts, keys)
         return StageEstimate(name, f"{n} pseudo-labels, {_sum(counts, keys, 'kept_labels')} kept GT copied", None,
@@ -199,7 +194,7 @@ def estimate_stage(stage: StagePlan, counts: Dict[str, SplitCount], images: Dict
 
 def _video(stage: StagePlan, counts, device: str, procs: int, per: str, figures) -> StageEstimate:
     a = stage.args[0]
-    train_keys, val_keys = _keys(a, "train_sets"), _keys(a, "val_sets")
+    train_keys, val_keys = stage.set_keys("train_sets"), stage.set_keys("val_sets")
     clips = 0
     for k in train_keys:
         if k not in counts:

@@ -87,21 +87,16 @@ class Plan:
         }
 
 
-def _keys(text) -> List[str]:
-    return [s.strip() for s in str(text or "").split(",") if s.strip()]
-
-
 def split_roles(stages: List[StagePlan]) -> Dict[str, List[str]]:
     """``NAME:SPLIT`` -> the roles it plays in the run's video stages."""
     roles: Dict[str, List[str]] = {}
     for s in stages:
-        a = s.args[0]
         pairs = []
         if s.name in ("fgplg", "video"):
-            pairs = [(k, f"{s.name} train") for k in _keys(a.train_sets)] + [(k, f"{s.name} val")
-                                                                           for k in _keys(a.val_sets)]
+            pairs = ([(k, f"{s.name} train") for k in s.set_keys("train_sets")]
+                     + [(k, f"{s.name} val") for k in s.set_keys("val_sets")])
         elif s.name == "pseudo_labels":
-            pairs = [(k, "generation") for k in _keys(a.sets)]
+            pairs = [(k, "generation") for k in s.set_keys("sets")]
         elif s.name == "inference":
             pairs = [(k, "test") for k in s.labels]
         for key, role in pairs:
@@ -147,15 +142,16 @@ def _count_data(plan: Plan) -> None:
         plan.warnings += count.warnings
     pretrain = _stage(stages, "pretrain")
     if pretrain is not None:
-        for key in dict.fromkeys(_keys(pretrain.args[0].train_sets) + _keys(pretrain.args[0].val_sets)):
+        for key in dict.fromkeys(pretrain.set_keys("train_sets") + pretrain.set_keys("val_sets")):
             plan.images[key] = count_image_split(plan.data_root, config, plan.dataset_config, key)
             plan.problems += plan.images[key].problems
 
 
-def _missing_inputs(stage: StagePlan, action: Action, wired: bool) -> List[str]:
+def _missing_inputs(stage: StagePlan, action: Action) -> List[str]:
     """Weight files (and evaluation's maps) a stage reads that are not there and that no earlier
-    stage makes (``wired``: its --checkpoint comes from an earlier stage)."""
+    stage makes (``wired``: the run gives its --checkpoint, or evaluation's --results-folder)."""
     a, name = stage.args[0], stage.name
+    wired = ("--results-folder" if name == "evaluate" else "--checkpoint") in stage.wired
     wanted = []
     if name in ("fgplg", "video") and action.do != "resume" and not wired:
         wanted.append(("--checkpoint", a.checkpoint))
@@ -250,7 +246,7 @@ def make_plan(experiment: Experiment, stages: List[StagePlan], actions: List[Act
         _count_data(plan)
     for s, a in zip(stages, actions):
         if a.runs:
-            plan.problems += _missing_inputs(s, a, wired=_wired_checkpoint(stages, s))
+            plan.problems += _missing_inputs(s, a)
     _device(plan)
     if not plan.data_note:
         figures = load_figures()
@@ -264,14 +260,6 @@ def make_plan(experiment: Experiment, stages: List[StagePlan], actions: List[Act
     plan.problems = list(dict.fromkeys(plan.problems))
     plan.warnings = list(dict.fromkeys(plan.warnings))
     return plan
-
-
-def _wired_checkpoint(stages: List[StagePlan], stage: StagePlan) -> bool:
-    """Whether the run itself gives this stage its --checkpoint (an earlier stage makes it)."""
-    names = {s.name for s in stages[: stages.index(stage)]}
-    source = {"fgplg": "pretrain", "video": "pretrain", "pseudo_labels": "fgplg", "inference": "video",
-              "evaluate": "inference"}
-    return source.get(stage.name) in names
 
 
 def _native_bf16() -> Optional[bool]:

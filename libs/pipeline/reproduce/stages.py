@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Tuple
 
 from libs.utils.errors import UsageError
 
-__all__ = ["StageKind", "KINDS", "STAGE_ORDER", "TABLE", "ROOT", "kind_of", "parser_of", "flag_actions",
+__all__ = ["StageKind", "KINDS", "STAGE_ORDER", "TABLE", "ROOT", "parser_of", "flag_actions",
            "canonical_flag", "flag_tokens", "parse_stage", "run_toy_data", "stage_function", "PUBLISHED_L",
            "PUBLISHED_M"]
 
@@ -76,12 +76,6 @@ TABLE = StageKind("table", "tables.py", "libs.pipeline.evaluation.table_command"
                   owned=("--out", "--report", "--method"))
 
 
-def kind_of(name: str) -> StageKind:
-    if name not in KINDS:
-        raise UsageError(f"unknown stage {name!r} (stages: {', '.join(KINDS)})")
-    return KINDS[name]
-
-
 def parser_of(kind: StageKind) -> argparse.ArgumentParser:
     """The script's own parser; its errors raise a :class:`UsageError` naming the stage instead of exiting."""
     parser = importlib.import_module(kind.module).build_parser()
@@ -130,9 +124,7 @@ def run_toy_data(args: argparse.Namespace, log=print) -> dict:
     """``python -m libs.datasets.toy`` as a stage: :func:`~libs.datasets.toy.make_toy_data` with its flags."""
     from libs.datasets.toy import make_toy_data
 
-    names = ("train_videos", "val_videos", "test_videos", "frames", "train_images", "val_images", "height",
-             "width", "label_every")
-    config = make_toy_data(args.out, seed=args.seed, force=args.force, **{k: getattr(args, k) for k in names})
+    config = make_toy_data(**vars(args))  # the toy parser's flags are make_toy_data's parameters
     log(f"toy videos and images in {args.out} (config: {config})")
     return {"dataset_config": str(config)}
 
